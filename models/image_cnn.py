@@ -1,0 +1,86 @@
+"""Image classification with a small Keras CNN: what differs from other tasks (Transform, model, defaults).
+
+Transform decodes the encoded PNG/JPEG bytes, resizes to `image_size`, scales to [0, 1] and normalizes each channel
+with the mean and standard deviation that tf.Transform computes over the whole training split.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import features
+
+IMAGE_KEY = "image"
+TRANSFORMED_IMAGE_KEY = features.transformed_name(IMAGE_KEY)
+SERVING_FEATURE_KEYS = (IMAGE_KEY,)
+
+DEFAULT_HPARAMS: Dict[str, Any] = {
+    "image_size": 8,  # height and width after resizing
+    "channels": 1,  # 1 = grayscale, 3 = RGB; decoding converts any input to this
+    "epochs": 20,
+    "batch_size": 32,
+    "learning_rate": 3e-3,
+    "conv_filters": [32, 64],  # one conv/BN/ReLU x2 + max-pool block per entry
+    "dropout": 0.3,
+    "augment": True,  # random shifts/rotations/zoom, active only while training
+    "early_stopping_patience": 8,
+}
+
+
+def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+  """Defaults overridden by `custom_config['hparams']`."""
+  return {**DEFAULT_HPARAMS, **((custom_config or {}).get("hparams") or {})}
+
+
+def decode_images(encoded: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:
+  """[batch] encoded PNG/JPEG bytes -> [batch, size, size, channels] float32 in [0, 1]."""
+  def decode_one(data):
+    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), [image_size, image_size],
+                            antialias=True)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+  encoded = tf.reshape(encoded, [-1])
+  return tf.map_fn(decode_one, encoded,
+                   fn_output_signature=tf.TensorSpec([image_size, image_size, channels], tf.float32))
+
+
+def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[str, Any]] = None):
+  """tf.Transform: decoded, resized, per-channel standardized image; label string -> integer id."""
+  hp = hparams_from(custom_config)
+  size, channels = int(hp["image_size"]), int(hp["channels"])
+  images = decode_images(inputs[IMAGE_KEY], size, channels)
+  pixels = tf.reshape(images, [-1, channels])  # every pixel of the batch, one row each
+  mean = tft.mean(pixels, reduce_instance_dims=False)  # [channels], over the full training split
+  std = tf.sqrt(tft.var(pixels, reduce_instance_dims=False))
+  normalized = (images - mean) / tf.maximum(std, 1e-6)
+  labels = tf.reshape(inputs[features.RAW_LABEL_KEY], [-1])
+  return {
+      TRANSFORMED_IMAGE_KEY: normalized,
+      features.TRANSFORMED_LABEL_KEY: tft.compute_and_apply_vocabulary(
+          labels, vocab_filename=features.LABEL_VOCABULARY),
+  }
+
+
+def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
+  """Conv/BN/ReLU blocks with max-pooling, global pooling, dropout and a softmax classifier (uncompiled)."""
+  size, channels = int(hp["image_size"]), int(hp["channels"])
+  inputs = tf.keras.Input(shape=(size, size, channels), name=TRANSFORMED_IMAGE_KEY)
+  x = inputs
+  if hp.get("augment"):
+    x = tf.keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="augment_shift")(x)
+    x = tf.keras.layers.RandomRotation(0.04, fill_mode="nearest", name="augment_rotate")(x)
+    x = tf.keras.layers.RandomZoom(0.1, fill_mode="nearest", name="augment_zoom")(x)
+  for block, filters in enumerate(hp["conv_filters"]):
+    for conv in range(2):
+      x = tf.keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
+      x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
+      x = tf.keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
+    if x.shape[1] >= 2:
+      x = tf.keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
+  x = tf.keras.layers.GlobalAveragePooling2D(name="pool")(x)
+  x = tf.keras.layers.Dropout(float(hp["dropout"]), name="dropout")(x)
+  outputs = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+  return tf.keras.Model(inputs, outputs, name="image_cnn")

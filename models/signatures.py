@@ -1,0 +1,50 @@
+"""Serving signatures with the Transform graph inside (the TFX penguin pattern), shared by every task.
+
+`serving_default` takes serialized tf.Examples with raw features (encoded image bytes, raw text) and returns class
+probabilities, the top label string and its score. `transform_features` returns the transformed features (label
+included) so the Evaluator can read the integer label from raw examples.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import features
+
+
+def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
+                            serving_feature_keys: Iterable[str]) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+  """Builds both signatures for `model`; `serving_feature_keys` are the raw features a client must send."""
+  model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so the graph is saved with the model
+  raw_spec = tf_transform_output.raw_feature_spec()
+  serving_keys = list(serving_feature_keys)
+  missing = [k for k in serving_keys if k not in raw_spec]
+  if missing:
+    raise ValueError(f"serving features {missing} are not in the raw schema {sorted(raw_spec)}")
+  serving_spec = {k: raw_spec[k] for k in serving_keys}
+  vocabulary = tf.constant(tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY))
+  input_names = list(model.input_names)
+
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+  def serve_tf_examples_fn(serialized_examples):
+    raw_features = tf.io.parse_example(serialized_examples, serving_spec)
+    transformed = model.tft_layer(raw_features)
+    probabilities = model({k: transformed[k] for k in input_names}, training=False)
+    top = tf.argmax(probabilities, axis=-1)
+    return {
+        features.PROBABILITIES: probabilities,
+        features.PREDICTED_LABEL: tf.gather(vocabulary, top),
+        features.PREDICTED_SCORE: tf.reduce_max(probabilities, axis=-1),
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+  def transform_features_fn(serialized_examples):
+    raw_features = tf.io.parse_example(serialized_examples, raw_spec)
+    return model.tft_layer(raw_features)
+
+  return {
+      "serving_default": serve_tf_examples_fn.get_concrete_function(),
+      features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn.get_concrete_function(),
+  }

@@ -1,0 +1,18 @@
+"""Task modules by name. A task module supplies only what differs between tasks:
+
+  DEFAULT_HPARAMS, hparams_from(custom_config), SERVING_FEATURE_KEYS,
+  preprocessing_fn(inputs, custom_config), build_model(hparams, num_classes) -> uncompiled Keras model,
+  and optionally make_optimizer(hparams, total_steps).
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+TASKS = ("image_cnn",)
+
+
+def get_task(name: str) -> ModuleType:
+  if name not in TASKS:
+    raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+  return importlib.import_module(f"models.{name}")

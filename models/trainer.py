@@ -1,0 +1,111 @@
+"""The Trainer's `run_fn`, shared by every task: strategy, input, callbacks, training, export.
+
+`fn_args.custom_config` carries `task` (a module in models/, see models.tasks), `hparams` (overrides of the task's
+defaults), `strategy` and `tpu_address`. The task module supplies the model; everything else is here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+
+from models import features, input_pipeline, signatures, strategy, tasks
+
+
+def _skip_autograph_for_tf_keras() -> None:
+  """Keeps AutoGraph out of tf_keras' own code, as TensorFlow does for `keras`.
+
+  TensorFlow 2.16's AutoGraph rules list `keras` but not `tf_keras`, so the first `fit` converted all of tf_keras'
+  training loop: ~35 s of a 2-core machine on every Trainer run (measured), for nothing.
+  """
+  from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-import-not-at-top
+
+  rule = autograph_config.DoNotConvert("tf_keras")
+  if not any(getattr(r, "_prefix", None) == "tf_keras" for r in autograph_config.CONVERSION_RULES):
+    autograph_config.CONVERSION_RULES = (rule,) + tuple(autograph_config.CONVERSION_RULES)
+
+
+_skip_autograph_for_tf_keras()
+
+
+def make_optimizer(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.Optimizer:
+  """Adam with a cosine learning-rate decay over the whole run (the default for tasks without their own)."""
+  schedule = tf.keras.optimizers.schedules.CosineDecay(float(hp["learning_rate"]), max(total_steps, 1), alpha=0.01)
+  return tf.keras.optimizers.Adam(schedule)
+
+
+def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Dict[str, Any]) -> str:
+  """A checkpoint folder that a retried Trainer (new execution, same inputs) finds again, so BackupAndRestore resumes."""
+  key = hashlib.sha256(json.dumps([sorted(train_files), custom_config], sort_keys=True, default=str).encode())
+  trainer_dir = os.path.dirname(os.path.dirname(model_run_dir.rstrip("/")))  # <root>/Trainer/model_run/<id>
+  return os.path.join(trainer_dir, "backup", key.hexdigest()[:16])
+
+
+def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf.keras.callbacks.Callback]:
+  return [
+      tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+      tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(hp["early_stopping_patience"]),
+                                       restore_best_weights=True),
+      tf.keras.callbacks.BackupAndRestore(backup_dir),
+  ]
+
+
+def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
+          log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None):
+  """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput)."""
+  task = tasks.get_task(task_name)
+  tf_transform_output = tft.TFTransformOutput(transform_output_dir)
+  num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
+  dist = strategy.get_strategy(strategy_name, tpu_address)
+  batch_size = int(hp["batch_size"]) * dist.num_replicas_in_sync
+  num_train = input_pipeline.count_examples(train_files)
+  steps_per_epoch = max(1, num_train // batch_size)
+  epochs = int(hp["epochs"])
+  train_ds = input_pipeline.make_dataset(train_files, tf_transform_output, batch_size, training=True)
+  eval_ds = input_pipeline.make_dataset(eval_files, tf_transform_output, batch_size, training=False)
+  with dist.scope():
+    model = task.build_model(hp, num_classes)
+    optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
+    model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+  logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas)",
+               task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name, dist.num_replicas_in_sync)
+  history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=eval_ds,
+                      callbacks=make_callbacks(hp, log_dir, backup_dir), verbose=2)
+  return model, history, tf_transform_output
+
+
+def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
+           export_dir: str) -> None:
+  """Saves the model with both signatures; under multi-worker training only the chief's copy is kept."""
+  sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys)
+  if strategy.is_chief():
+    tf.saved_model.save(model, export_dir, signatures=sigs)
+    return
+  scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
+  try:
+    tf.saved_model.save(model, scratch, signatures=sigs)
+  finally:
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_fn(fn_args) -> None:
+  """TFX Trainer entry point."""
+  config = dict(fn_args.custom_config or {})
+  task_name = config.get("task", "image_cnn")
+  task = tasks.get_task(task_name)
+  hp = task.hparams_from(config)
+  model, _, tf_transform_output = train(
+      task_name, hp, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,
+      log_dir=fn_args.model_run_dir,
+      backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
+      strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"))
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir)

@@ -1,0 +1,102 @@
+"""Pipeline configuration: typed presets that command-line flags override. Nothing is edited in code.
+
+Everything a run depends on is here: data location and format, task, hyperparameters, blessing threshold, strategy,
+Beam arguments, and where outputs go (`<output>/pipeline` artifacts, `<output>/metadata.sqlite` ML Metadata,
+`<output>/serving/<model_name>/<version>` pushed models).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+from typing import Any, Dict, List, Optional
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data"
+MODELS_DIR = REPO_ROOT / "models"
+DATA_FORMATS = ("image_folder", "tfrecord")
+
+# Beam's DirectRunner in one process: on the embedded data this measured faster than multi-processing, whose
+# workers each start and import TensorFlow (README, "Performance").
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+  """One pipeline run's settings. Paths may be relative; `resolved()` makes them absolute."""
+  pipeline_name: str
+  task: str  # module in models/ (models.tasks.TASKS)
+  data: str
+  output: str
+  data_format: str = "image_folder"
+  model_name: str = "model"
+  eval_percent: int = 20  # share of examples hashed into the eval split
+  hparams: Dict[str, Any] = dataclasses.field(default_factory=dict)  # overrides of the task's DEFAULT_HPARAMS
+  strategy: str = "auto"
+  tpu_address: Optional[str] = None
+  min_accuracy: float = 0.9  # absolute bar for blessing; the candidate must also not be worse than the baseline
+  num_classes: Optional[int] = None  # found from the data when not given
+  schema: Optional[str] = None  # a curated schema.pbtxt to validate against (else SchemaGen infers one)
+  beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+  enable_cache: bool = True
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output, "pipeline")
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output, "metadata.sqlite")
+
+  @property
+  def serving_dir(self) -> str:
+    return os.path.join(self.output, "serving", self.model_name)
+
+  def resolved(self) -> "PipelineConfig":
+    """A copy with absolute data/output/schema paths (TFX stores paths as given)."""
+    absolute = lambda p: p if p is None or "://" in p else os.path.abspath(os.path.expanduser(p))
+    return dataclasses.replace(self, data=absolute(self.data), output=absolute(self.output),
+                               schema=absolute(self.schema))
+
+  def module_custom_config(self) -> Dict[str, Any]:
+    """What Transform and Trainer module code receive as `custom_config`."""
+    return {"task": self.task, "hparams": dict(self.hparams), "strategy": self.strategy,
+            "tpu_address": self.tpu_address, "code_fingerprint": code_fingerprint()}
+
+
+PRESETS: Dict[str, PipelineConfig] = {
+    "digits-cnn": PipelineConfig(
+        pipeline_name="digits-cnn",
+        task="image_cnn",
+        data=str(DATA_DIR / "digits"),
+        output="modelfab-output",
+        data_format="image_folder",
+        model_name="digits-cnn",
+        min_accuracy=0.95,
+    ),
+}
+
+
+def preset(name: str, **overrides) -> PipelineConfig:
+  """A copy of preset `name` with non-None `overrides` applied; `hparams` overrides merge into the preset's."""
+  if name not in PRESETS:
+    raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+  config = dataclasses.replace(PRESETS[name])
+  hparams = {**config.hparams, **{k: v for k, v in (overrides.pop("hparams", None) or {}).items() if v is not None}}
+  config = dataclasses.replace(config, hparams=hparams, **{k: v for k, v in overrides.items() if v is not None})
+  if config.data_format not in DATA_FORMATS:
+    raise ValueError(f"unknown data format {config.data_format!r}; choose one of {', '.join(DATA_FORMATS)}")
+  return config
+
+
+def code_fingerprint() -> str:
+  """Hash of the module code in models/: changing it invalidates the cache of Transform and Trainer.
+
+  Module code is referenced by dotted name (no wheel is built), so TFX alone would not notice a code change.
+  """
+  digest = hashlib.sha256()
+  for path in sorted(MODELS_DIR.glob("*.py")):
+    digest.update(path.name.encode())
+    digest.update(path.read_bytes())
+  return digest.hexdigest()[:16]

@@ -1,0 +1,50 @@
+"""Checks the input data before the pipeline starts, and counts its classes (the Evaluator needs the number)."""
+from __future__ import annotations
+
+import os
+
+from components import image_folder
+from components.image_folder import DataError
+from pipelines.config import PipelineConfig
+
+
+def check_data(config: PipelineConfig) -> int:
+  """Raises DataError naming the bad path; returns the number of classes."""
+  if config.data_format == "image_folder":
+    if "://" in config.data:
+      return config.num_classes or _required_num_classes(config)
+    return len({f.label for f in image_folder.list_image_folder(config.data)})
+  if config.data_format == "tfrecord":
+    return config.num_classes or count_tfrecord_classes(config.data)
+  raise DataError(f"unknown data format {config.data_format!r}")
+
+
+def _required_num_classes(config: PipelineConfig) -> int:
+  raise DataError(f"{config.data}: remote data cannot be checked here; pass the number of classes (--num-classes)")
+
+
+def count_tfrecord_classes(data_dir: str, label_key: str = "label") -> int:
+  """Distinct values of `label_key` in the (optionally gzipped) TFRecord files under `data_dir`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  if not os.path.isdir(data_dir):
+    raise DataError(f"data path is not a folder of TFRecord files: {data_dir}")
+  files = sorted(os.path.join(data_dir, n) for n in os.listdir(data_dir) if not n.startswith("."))
+  if not files:
+    raise DataError(f"{data_dir}: no TFRecord files")
+  labels = set()
+  for path in files:
+    compression = "GZIP" if path.endswith(".gz") else ""
+    try:
+      for index, record in enumerate(tf.data.TFRecordDataset(path, compression_type=compression)):
+        example = tf.train.Example.FromString(record.numpy())
+        feature = example.features.feature.get(label_key)
+        if feature is None:
+          raise DataError(f"{path}: record {index} has no '{label_key}' feature")
+        values = feature.bytes_list.value or feature.int64_list.value
+        labels.update(values)
+    except tf.errors.OpError as e:
+      raise DataError(f"{path}: not a readable TFRecord file ({e.message})") from e
+  if len(labels) < 2:
+    raise DataError(f"{data_dir}: the '{label_key}' feature has {len(labels)} distinct value(s); need at least 2")
+  return len(labels)

@@ -1,0 +1,47 @@
+"""Runs the pipeline locally on Beam with LocalDagRunner. Also the file for the TFX CLI:
+
+  tfx pipeline create --engine local --pipeline_path $PWD/pipelines/local_runner.py
+  tfx run create --engine local --pipeline_name digits-cnn
+
+Settings come from environment variables when run as a file: MODELFAB_PRESET (digits-cnn), MODELFAB_OUTPUT,
+MODELFAB_DATA, MODELFAB_EPOCHS.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pipelines import config as config_lib  # pylint: disable=g-import-not-at-top
+from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-top
+
+
+def build(config: config_lib.PipelineConfig):
+  """Checks the data and returns the TFX pipeline for `config` with a local sqlite ML Metadata store."""
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipelines.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+
+  config = config.resolved()
+  num_classes = check_data(config)
+  os.makedirs(config.output, exist_ok=True)
+  return create_pipeline(
+      config, num_classes,
+      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+
+
+def run(config: config_lib.PipelineConfig) -> None:
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+
+  tfx.orchestration.LocalDagRunner().run(build(config))
+
+
+def config_from_env() -> config_lib.PipelineConfig:
+  epochs = os.environ.get("MODELFAB_EPOCHS")
+  return config_lib.preset(
+      os.environ.get("MODELFAB_PRESET", "digits-cnn"),
+      output=os.environ.get("MODELFAB_OUTPUT"), data=os.environ.get("MODELFAB_DATA"),
+      hparams={"epochs": int(epochs) if epochs else None})
+
+
+if __name__ == "__main__":
+  run(config_from_env())
