@@ -6,8 +6,10 @@ feature, description), so nothing downstream runs on data that does not match th
 
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
+from tfx.types.standard_artifacts import ExampleAnomalies
 
 
 class AnomaliesFound(RuntimeError):
@@ -29,8 +31,8 @@ def describe_anomalies(anomalies_artifact) -> list:
   return lines
 
 
-@tfx.dsl.components.component
-def AnomaliesGate(anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies]):  # pylint: disable=invalid-name
+@component
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]):  # pylint: disable=invalid-name
   """Raises AnomaliesFound listing every anomaly; passes silently when there is none."""
   lines = describe_anomalies(anomalies)
   if lines:

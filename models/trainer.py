@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from typing import Any, Dict, List
 
 import tensorflow as tf
@@ -103,9 +104,12 @@ def run_fn(fn_args) -> None:
   task_name = config.get("task", "image_cnn")
   task = tasks.get_task(task_name)
   hp = task.hparams_from(config)
+  started = time.time()
   model, _, tf_transform_output = train(
       task_name, hp, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,
       log_dir=fn_args.model_run_dir,
       backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"))
+  trained = time.time()
   export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir)
+  print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

@@ -17,9 +17,11 @@ DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = REPO_ROOT / "models"
 DATA_FORMATS = ("image_folder", "tfrecord")
 
-# Beam's DirectRunner in one process: on the embedded data this measured faster than multi-processing, whose
-# workers each start and import TensorFlow (README, "Performance").
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# No Beam args: Beam's DirectRunner in one process (in_memory, 1 worker). On the embedded data this measured faster
+# than multi-processing, whose workers each start and import TensorFlow (README, "Performance"). It is also what
+# keeps TFX from building a TFX sdist for the Beam workers in every Beam component (~5 s each here), which it does
+# whenever beam_pipeline_args is non-empty.
+DEFAULT_BEAM_ARGS: tuple = ()
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-t
 
 def build(config: config_lib.PipelineConfig):
   """Checks the data and returns the TFX pipeline for `config` with a local sqlite ML Metadata store."""
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipelines.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
 
   config = config.resolved()
@@ -26,13 +26,13 @@ def build(config: config_lib.PipelineConfig):
   os.makedirs(config.output, exist_ok=True)
   return create_pipeline(
       config, num_classes,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+      metadata_connection_config=metadata.sqlite_metadata_connection_config(config.metadata_path))
 
 
 def run(config: config_lib.PipelineConfig) -> None:
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
 
-  tfx.orchestration.LocalDagRunner().run(build(config))
+  LocalDagRunner().run(build(config))
 
 
 def config_from_env() -> config_lib.PipelineConfig:

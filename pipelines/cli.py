@@ -1,0 +1,189 @@
+"""The `modelfab` command: run the pipeline, predict with a pushed model.
+
+TensorFlow and TFX are imported only inside the subcommand that needs them, so `--help` and argument errors answer
+at once.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import List, Optional
+
+from pipelines import config as config_lib
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+  """An error to print as one line, without a traceback."""
+
+
+def _quiet_libraries(verbose: bool) -> None:
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+  os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+  import warnings  # pylint: disable=g-import-not-at-top
+
+  warnings.filterwarnings("ignore", category=FutureWarning)
+  warnings.filterwarnings("ignore", category=DeprecationWarning)
+  warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="modelfab", description=__doc__.splitlines()[0])
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  run = sub.add_parser("run", help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
+  run.add_argument("--preset", default="digits-cnn", choices=sorted(config_lib.PRESETS))
+  run.add_argument("--data", help="data location (default: the preset's embedded data)")
+  run.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
+                   help="image_folder (<data>/<class>/<image>) or tfrecord (files of tf.Example)")
+  run.add_argument("--output", default="modelfab-output",
+                   help="pipeline root, ML Metadata store and serving dir go under it (default: %(default)s)")
+  run.add_argument("--epochs", type=int)
+  run.add_argument("--batch-size", type=int)
+  run.add_argument("--learning-rate", type=float)
+  run.add_argument("--image-size", type=int, help="images are resized to this height and width")
+  run.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+  run.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
+  run.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
+  run.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
+  run.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
+  run.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
+  run.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
+  run.add_argument("--model-name", help="name of the serving directory: <output>/serving/<model-name>/<version>")
+  run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                   help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--direct_num_workers=2)")
+  run.add_argument("--no-cache", action="store_true", help="execute every component even when inputs are unchanged")
+  run.add_argument("--verbose", action="store_true", help="full TFX/Beam logs")
+
+  predict = sub.add_parser("predict", help="classify images with a pushed model (raw bytes through serving_default)")
+  predict.add_argument("--model", required=True,
+                       help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
+  predict.add_argument("images", nargs="+", metavar="IMAGE")
+  return parser
+
+
+def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  if args.eval_percent is not None and not 1 <= args.eval_percent <= 99:
+    raise CliError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
+  if args.epochs is not None and args.epochs < 1:
+    raise CliError(f"--epochs must be at least 1, got {args.epochs}")
+  base = config_lib.PRESETS[args.preset]
+  return config_lib.preset(
+      args.preset, data=args.data, data_format=args.data_format, output=args.output, strategy=args.strategy,
+      tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
+      num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
+      beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
+      hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+               "image_size": args.image_size, "channels": args.channels})
+
+
+def _install_progress_printer(verbose: bool) -> None:
+  """Prints each component as it starts and finishes, with its time; other TFX logs only with --verbose."""
+  import logging  # pylint: disable=g-import-not-at-top
+
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+
+  started = {}
+
+  class ProgressHandler(logging.Handler):
+
+    def emit(self, record):
+      message = record.getMessage()
+      if message.startswith("Component ") and message.endswith(" is running."):
+        name = message[len("Component "):-len(" is running.")]
+        started[name] = time.time()
+        print(f"[modelfab] {name} ...", flush=True)
+      elif message.startswith("Component ") and message.endswith(" is finished."):
+        name = message[len("Component "):-len(" is finished.")]
+        print(f"[modelfab] {name} done in {time.time() - started.get(name, time.time()):.1f}s", flush=True)
+
+  absl_logging.set_verbosity(absl_logging.INFO)
+  logging.getLogger("absl").addHandler(ProgressHandler(level=logging.INFO))
+  # A root handler of our own makes later logging.basicConfig() calls (Beam, TF) no-ops.
+  root_handler = logging.StreamHandler(sys.stderr)
+  root_handler.setLevel(logging.INFO if verbose else logging.WARNING)
+  root_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  logging.getLogger().addHandler(root_handler)
+  absl_logging.get_absl_handler().setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+  config = config_from_args(args).resolved()
+  from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-top
+
+  print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
+  check_data(config)  # fails here, in a second, on a bad folder
+  _install_progress_printer(args.verbose)
+  started = time.time()
+  from pipelines import local_runner  # pylint: disable=g-import-not-at-top
+  from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+
+  sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
+  local_runner.run(config)
+  summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)
+  print_summary(summary, time.time() - started)
+  return 0
+
+
+def print_summary(summary, seconds: float) -> None:
+  print(f"\nrun {summary.run_id} finished in {seconds:.1f}s")
+  for name, state in summary.components.items():
+    print(f"  {name:<20} {state}")
+  shown = ["sparse_categorical_accuracy", "macro_precision", "macro_recall", "macro_f1_score", "example_count"]
+  if summary.metrics:
+    print("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in shown if k in summary.metrics))
+  if summary.blessed is not None:
+    print("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
+  print(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "pushed: no")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+  from components.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
+
+  for image in args.images:
+    if not os.path.isfile(image):
+      raise CliError(f"{image}: no such image file")
+    check_image_file(image)
+  from pipelines import predict  # pylint: disable=g-import-not-at-top
+
+  model_dir = predict.resolve_model_dir(args.model)
+  for image, (label, score) in zip(args.images, predict.predict_images(model_dir, args.images)):
+    print(f"{image}\t{label}\t{score:.4f}")
+  return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  _quiet_libraries(getattr(args, "verbose", False))
+  from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+
+  try:
+    return {"run": cmd_run, "predict": cmd_predict}[args.command](args)
+  except (CliError, DataError, FileNotFoundError) as e:
+    print(f"modelfab: error: {e}", file=sys.stderr)
+    return EXIT_USAGE
+  except Exception as e:  # pylint: disable=broad-except
+    known = _known_failure(e)
+    if not known:
+      raise
+    print(f"modelfab: error: {known}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _known_failure(error: Exception) -> Optional[str]:
+  """A one-line message for failures the pipeline reports on purpose (anomalies, strategy); None otherwise."""
+  names = {"AnomaliesFound", "StrategyError", "DataError"}
+  seen = error
+  while seen is not None:
+    if type(seen).__name__ in names:
+      return str(seen)
+    seen = seen.__cause__ or seen.__context__
+  return None
+
+
+if __name__ == "__main__":
+  sys.exit(main())
