@@ -16,7 +16,7 @@ class RunSummary:
   pushed_to: Optional[str]
 
   def executed(self) -> List[str]:
-    """Components that executed (not from cache) in this run, resolvers and gates included."""
+    """Components that executed (not from cache) in this run; resolver nodes, which only query, are not counted."""
     return [name for name, state in self.components.items() if state == "ran"]
 
 
@@ -50,7 +50,10 @@ def summarize_run(store, run_context) -> RunSummary:
   outputs: Dict[str, Dict[str, list]] = {}
   for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id):
     node = _node_id(store, execution.id)
-    components[node] = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
+    state = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
+    if _is_resolver(store, execution) and state == "ran":
+      state = "resolved"  # a resolver node queries ML Metadata on every run; it executes no component
+    components[node] = state
     outputs[node] = _output_artifacts(store, execution.id)
   metrics, blessed, pushed_to = {}, None, None
   evaluation = outputs.get("Evaluator", {}).get("evaluation")
@@ -63,6 +66,10 @@ def summarize_run(store, run_context) -> RunSummary:
   if pushed and pushed[0].custom_properties["pushed"].int_value == 1:
     pushed_to = pushed[0].custom_properties["pushed_destination"].string_value
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to)
+
+
+def _is_resolver(store, execution) -> bool:
+  return "Resolver" in store.get_execution_types_by_id([execution.type_id])[0].name
 
 
 def _node_id(store, execution_id: int) -> str:

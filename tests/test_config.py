@@ -1,0 +1,34 @@
+"""Presets and overrides."""
+import pytest
+
+from pipelines import config
+
+
+def test_preset_overrides_merge_hparams_and_ignore_none():
+  base = config.PRESETS["digits-cnn"]
+  c = config.preset("digits-cnn", output="/tmp/x", strategy=None, hparams={"epochs": 3, "batch_size": None})
+  assert c.output == "/tmp/x" and c.strategy == base.strategy
+  assert c.hparams == {**base.hparams, "epochs": 3}
+  assert config.PRESETS["digits-cnn"].output == base.output  # the preset itself is untouched
+
+
+def test_paths_live_under_output():
+  c = config.preset("digits-cnn", output="out").resolved()
+  assert c.pipeline_root.endswith("out/pipeline")
+  assert c.metadata_path.endswith("out/metadata.sqlite")
+  assert c.serving_dir.endswith("out/serving/digits-cnn")
+
+
+def test_unknown_preset_and_format_are_refused():
+  with pytest.raises(ValueError, match="digits-cnn"):
+    config.preset("nope")
+  with pytest.raises(ValueError, match="image_folder, tfrecord"):
+    config.preset("digits-cnn", data_format="csv")
+
+
+def test_module_config_carries_task_hparams_and_code_fingerprint():
+  c = config.preset("digits-cnn", hparams={"epochs": 2})
+  module_config = c.module_custom_config()
+  assert module_config["task"] == "image_cnn" and module_config["hparams"]["epochs"] == 2
+  assert module_config["code_fingerprint"] == config.code_fingerprint()
+  assert len(module_config["code_fingerprint"]) == 16

@@ -1,0 +1,51 @@
+"""ImageExampleGen's executor on real Beam: encoded bytes, label and file name in each tf.Example."""
+import apache_beam as beam
+import pytest
+import tensorflow as tf
+
+from components import image_example_gen
+from components.image_folder import DataError
+from conftest import write_image
+
+
+def _read_examples(root, pattern="*/*"):
+  out = root.parent / "examples"
+  with beam.Pipeline() as pipeline:
+    examples = pipeline | image_example_gen._ImageFolderToExample({"input_base": str(root)}, pattern)  # pylint: disable=protected-access
+    _ = (examples | beam.Map(lambda e: e.SerializeToString())
+         | beam.io.WriteToTFRecord(str(out / "part"), file_name_suffix=".tfrecord"))
+  records = tf.data.TFRecordDataset(tf.io.gfile.glob(str(out / "part*")))
+  parsed = [tf.train.Example.FromString(r.numpy()) for r in records]
+  return {e.features.feature["filename"].bytes_list.value[0].decode(): e for e in parsed}
+
+
+def test_examples_keep_encoded_bytes_label_and_filename(tmp_path):
+  gray = write_image(tmp_path / "data" / "zero" / "g.png", mode="L")
+  rgb = write_image(tmp_path / "data" / "one" / "c.jpg", mode="RGB", fmt="JPEG", size=(30, 20))
+  examples = _read_examples(tmp_path / "data")
+  assert sorted(examples) == ["one/c.jpg", "zero/g.png"]
+  feature = examples["zero/g.png"].features.feature
+  assert feature["image"].bytes_list.value[0] == gray.read_bytes()
+  assert feature["label"].bytes_list.value[0] == b"zero"
+  decoded = tf.io.decode_image(examples["one/c.jpg"].features.feature["image"].bytes_list.value[0])
+  assert decoded.shape == (20, 30, 3)
+  assert examples["one/c.jpg"].features.feature["image"].bytes_list.value[0] == rgb.read_bytes()
+
+
+def test_split_pattern_selects_files(tmp_path):
+  write_image(tmp_path / "data" / "a" / "x.png")
+  write_image(tmp_path / "data" / "b" / "y.png")
+  assert sorted(_read_examples(tmp_path / "data", "a/*")) == ["a/x.png"]
+
+
+def test_corrupt_file_fails_before_beam_runs(tmp_path):
+  write_image(tmp_path / "a" / "x.png")
+  (tmp_path / "b").mkdir()
+  (tmp_path / "b" / "bad.png").write_bytes(b"garbage")
+  with pytest.raises(DataError, match="bad.png"):
+    _read_examples(tmp_path)
+
+
+def test_component_uses_image_executor():
+  component = image_example_gen.ImageExampleGen(input_base="/data")
+  assert component.executor_spec.executor_class is image_example_gen.Executor
