@@ -27,6 +27,7 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "augment": True,  # random shifts/rotations/zoom, active only while training
     "early_stopping_patience": 8,
 }
+TRANSFORM_HPARAMS = ("image_size", "channels")  # the only ones preprocessing_fn reads
 
 
 def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:

@@ -1,6 +1,7 @@
 """Task modules by name. A task module supplies only what differs between tasks:
 
-  DEFAULT_HPARAMS, hparams_from(custom_config), SERVING_FEATURE_KEYS,
+  DEFAULT_HPARAMS, hparams_from(custom_config), TRANSFORM_HPARAMS (the keys preprocessing_fn reads),
+  SERVING_FEATURE_KEYS,
   preprocessing_fn(inputs, custom_config), build_model(hparams, num_classes) -> uncompiled Keras model,
   and optionally make_optimizer(hparams, total_steps).
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List, Optional
 
+from ml_metadata.proto import metadata_store_pb2
+
 _STATE_NAMES = {1: "new", 2: "running", 3: "ran", 4: "failed", 5: "cached", 6: "canceled"}
 
 
@@ -14,6 +16,7 @@ class RunSummary:
   metrics: Dict[str, float]
   blessed: Optional[bool]
   pushed_to: Optional[str]
+  baseline_model: Optional[str] = None  # URI of the model the Evaluator compared against, if any
 
   def executed(self) -> List[str]:
     """Components that executed (not from cache) in this run; resolver nodes, which only query, are not counted."""
@@ -22,7 +25,6 @@ class RunSummary:
 
 def open_store(metadata_path: str):
   from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
 
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
@@ -48,13 +50,17 @@ def _belongs_to(store, run_context, pipeline_name: str) -> bool:
 def summarize_run(store, run_context) -> RunSummary:
   components: Dict[str, str] = {}
   outputs: Dict[str, Dict[str, list]] = {}
+  baseline_model = None
   for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id):
     node = _node_id(store, execution.id)
     state = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
     if _is_resolver(store, execution) and state == "ran":
       state = "resolved"  # a resolver node queries ML Metadata on every run; it executes no component
     components[node] = state
-    outputs[node] = _output_artifacts(store, execution.id)
+    outputs[node] = _artifacts(store, execution.id, _OUTPUT_EVENTS)
+    if node == "Evaluator":
+      baseline = _artifacts(store, execution.id, _INPUT_EVENTS).get("baseline_model")
+      baseline_model = baseline[0].uri if baseline else None
   metrics, blessed, pushed_to = {}, None, None
   evaluation = outputs.get("Evaluator", {}).get("evaluation")
   if evaluation:
@@ -65,7 +71,7 @@ def summarize_run(store, run_context) -> RunSummary:
   pushed = outputs.get("Pusher", {}).get("pushed_model")
   if pushed and pushed[0].custom_properties["pushed"].int_value == 1:
     pushed_to = pushed[0].custom_properties["pushed_destination"].string_value
-  return RunSummary(run_context.name, components, metrics, blessed, pushed_to)
+  return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model)
 
 
 def _is_resolver(store, execution) -> bool:
@@ -79,12 +85,14 @@ def _node_id(store, execution_id: int) -> str:
   return f"execution-{execution_id}"
 
 
-def _output_artifacts(store, execution_id: int) -> Dict[str, list]:
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
+
+def _artifacts(store, execution_id: int, event_types) -> Dict[str, list]:
+  """The execution's artifacts of the given event types, by input/output key."""
   by_key: Dict[str, list] = {}
-  events = [e for e in store.get_events_by_execution_ids([execution_id])
-            if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in event_types]
   artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
   for event in events:
     key = event.path.steps[0].key if event.path.steps else "output"

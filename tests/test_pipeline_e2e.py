@@ -1,0 +1,116 @@
+"""End to end: `modelfab run` on a subset of the embedded digits, real TFX components on real Beam.
+
+One module-scoped run (blessed and pushed) serves several tests; then an unchanged re-run (all from cache) and a run
+with a changed hyperparameter (new model, compared with the previous blessed one).
+"""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import DIGITS, copy_digits_subset
+from models import features
+from pipelines import cli, predict, run_summary
+
+PER_CLASS = 50
+EPOCHS = 15
+
+
+def _run(data, output, *extra):
+  return cli.main(["run", "--data", str(data), "--output", str(output), "--epochs", str(EPOCHS),
+                   "--min-accuracy", "0.8", *extra])
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+  root = tmp_path_factory.mktemp("e2e")
+  data = copy_digits_subset(root / "digits", PER_CLASS)
+  output = root / "out"
+  assert _run(data, output) == 0
+  summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
+  return data, output, summary
+
+
+def _held_out_images(count_per_class=3):
+  """Embedded digits that were not in the training subset."""
+  return [(path, class_dir.name) for class_dir in sorted(DIGITS.iterdir())
+          for path in sorted(class_dir.iterdir())[PER_CLASS:PER_CLASS + count_per_class]]
+
+
+def test_first_run_executes_every_component_blesses_and_pushes(first_run):
+  _, output, summary = first_run
+  assert set(summary.components) == {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+                                     "AnomaliesGate", "Transform", "Trainer", "baseline_resolver", "Evaluator",
+                                     "Pusher"}
+  assert summary.executed() == [n for n in summary.components if n != "baseline_resolver"]
+  assert summary.blessed is True
+  assert summary.metrics["sparse_categorical_accuracy"] >= 0.8
+  assert 0 < summary.metrics["macro_f1_score"] <= 1 and "precision/class_9" in summary.metrics
+  pushed = pathlib.Path(summary.pushed_to)
+  assert pushed.parent == output / "serving" / "digits-cnn" and pushed.name.isdigit()
+  assert (pushed / "saved_model.pb").is_file()
+  assert summary.baseline_model is None
+
+
+def test_pushed_model_labels_held_out_images(first_run):
+  _, output, _ = first_run
+  model_dir = predict.resolve_model_dir(str(output / "serving" / "digits-cnn"))
+  images = _held_out_images()
+  predictions = predict.predict_images(model_dir, [str(p) for p, _ in images])
+  correct = sum(label == truth for (label, _), (_, truth) in zip(predictions, images))
+  assert correct >= 0.8 * len(images), predictions
+  assert all(0.0 <= score <= 1.0 for _, score in predictions)
+
+
+def test_serving_signature_takes_raw_bytes_and_evaluator_signature_transforms(first_run):
+  _, output, _ = first_run
+  model = tf.saved_model.load(predict.resolve_model_dir(str(output / "serving" / "digits-cnn")))
+  images = _held_out_images(1)
+  raw = predict.serialized_examples([{"image": path.read_bytes()} for path, _ in images])  # PNG bytes, as on disk
+  serving = model.signatures["serving_default"]
+  assert [spec.dtype for spec in serving.structured_input_signature[1].values()] == [tf.string]
+  outputs = serving(examples=tf.constant(raw))
+  probabilities = outputs[features.PROBABILITIES].numpy()
+  assert probabilities.shape == (10, 10)
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+  np.testing.assert_allclose(outputs[features.PREDICTED_SCORE].numpy(), probabilities.max(axis=1), atol=1e-6)
+  labels = [label.decode() for label in outputs[features.PREDICTED_LABEL].numpy()]
+  assert sum(label == truth for label, (_, truth) in zip(labels, images)) >= 8, labels
+  path, truth = images[0]
+  labelled = predict.serialized_examples([{"image": path.read_bytes(), "label": truth.encode(),
+                                           "filename": b"x.png"}])
+  transformed = model.signatures[features.TRANSFORM_FEATURES_SIGNATURE](examples=tf.constant(labelled))
+  assert transformed["image_xf"].shape == (1, 8, 8, 1)
+  assert transformed[features.TRANSFORMED_LABEL_KEY].dtype == tf.int64
+
+
+def test_predict_command_prints_label_and_probability(first_run, capsys):
+  _, output, _ = first_run
+  images = _held_out_images(1)
+  assert cli.main(["predict", "--model", str(output / "serving" / "digits-cnn"), *(str(p) for p, _ in images)]) == 0
+  rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+  assert [row[0] for row in rows] == [str(p) for p, _ in images]
+  assert sum(row[1] == truth for row, (_, truth) in zip(rows, images)) >= 8, rows
+  assert all(0.0 < float(row[2]) <= 1.0 for row in rows)
+
+
+def test_unchanged_rerun_takes_every_component_from_cache(first_run):
+  data, output, first = first_run
+  assert _run(data, output) == 0
+  summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
+  assert summary.run_id != first.run_id
+  assert summary.executed() == []
+  assert {state for name, state in summary.components.items() if name != "baseline_resolver"} == {"cached"}
+  assert len(os.listdir(output / "serving" / "digits-cnn")) == 1  # nothing pushed again
+
+
+def test_changed_hyperparameter_retrains_and_compares_with_previous_blessed(first_run):
+  data, output, first = first_run
+  assert _run(data, output, "--learning-rate", "0.002") == 0
+  summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
+  assert summary.components["ImageExampleGen"] == "cached" and summary.components["Transform"] == "cached"
+  assert summary.components["Trainer"] == "ran" and summary.components["Evaluator"] == "ran"
+  assert summary.baseline_model is not None
+  assert summary.baseline_model.startswith(str(output / "pipeline" / "Trainer" / "model"))
