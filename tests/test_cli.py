@@ -1,0 +1,73 @@
+"""The `modelfab` command: fast help, clear one-line errors that name the bad input, nothing written on failure."""
+import os
+import subprocess
+import sys
+
+from conftest import REPO, write_image
+from pipelines import cli
+
+MODELFAB = [sys.executable, "-m", "pipelines.cli"]
+
+
+def test_help_answers_without_importing_tensorflow():
+  result = subprocess.run(MODELFAB + ["--help"], capture_output=True, text=True, cwd=REPO, timeout=60, check=True)
+  assert "run" in result.stdout and "predict" in result.stdout
+  probe = subprocess.run([sys.executable, "-c", "import sys; from pipelines import cli; "
+                          "cli.build_parser(); print('tensorflow' in sys.modules, 'tfx' in sys.modules)"],
+                         capture_output=True, text=True, cwd=REPO, timeout=60, check=True)
+  assert probe.stdout.split() == ["False", "False"]
+
+
+def test_corrupt_image_stops_run_before_anything_is_written(tmp_path, capsys):
+  write_image(tmp_path / "data" / "a" / "ok.png")
+  (tmp_path / "data" / "b").mkdir()
+  (tmp_path / "data" / "b" / "bad.png").write_bytes(b"not an image")
+  output = tmp_path / "out"
+  assert cli.main(["run", "--data", str(tmp_path / "data"), "--output", str(output)]) == cli.EXIT_USAGE
+  err = capsys.readouterr().err
+  assert "bad.png" in err and "corrupt or not an image" in err
+  assert not output.exists()
+
+
+def test_missing_data_path_exits_nonzero_in_a_subprocess(tmp_path):
+  result = subprocess.run(MODELFAB + ["run", "--data", str(tmp_path / "missing"), "--output", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+  assert result.returncode == cli.EXIT_USAGE
+  assert f"data path does not exist: {tmp_path / 'missing'}" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_single_class_folder_is_refused(tmp_path, capsys):
+  write_image(tmp_path / "data" / "only" / "x.png")
+  assert cli.main(["run", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "o")]) == cli.EXIT_USAGE
+  assert "only one class" in capsys.readouterr().err
+
+
+def test_bad_numbers_are_refused(tmp_path, capsys):
+  assert cli.main(["run", "--eval-percent", "0", "--output", str(tmp_path)]) == cli.EXIT_USAGE
+  assert "--eval-percent" in capsys.readouterr().err
+  assert cli.main(["run", "--epochs", "0", "--output", str(tmp_path)]) == cli.EXIT_USAGE
+
+
+def test_predict_names_missing_model_and_bad_image(tmp_path, capsys):
+  image = write_image(tmp_path / "x.png")
+  assert cli.main(["predict", "--model", str(tmp_path / "nomodel"), str(image)]) == cli.EXIT_USAGE
+  assert "nomodel" in capsys.readouterr().err
+  (tmp_path / "empty_model").mkdir()
+  assert cli.main(["predict", "--model", str(tmp_path / "empty_model"), str(image)]) == cli.EXIT_USAGE
+  assert "no SavedModel" in capsys.readouterr().err
+  bad = tmp_path / "bad.jpg"
+  bad.write_bytes(b"nope")
+  assert cli.main(["predict", "--model", str(tmp_path / "empty_model"), str(bad)]) == cli.EXIT_USAGE
+  assert "bad.jpg" in capsys.readouterr().err
+  assert cli.main(["predict", "--model", str(tmp_path), str(tmp_path / "absent.png")]) == cli.EXIT_USAGE
+  assert "absent.png" in capsys.readouterr().err
+
+
+def test_config_from_args_maps_flags():
+  args = cli.build_parser().parse_args(["run", "--epochs", "3", "--strategy", "mirrored", "--beam-arg=--x=1",
+                                        "--no-cache", "--image-size", "16"])
+  config = cli.config_from_args(args)
+  assert config.hparams["epochs"] == 3 and config.hparams["image_size"] == 16
+  assert config.strategy == "mirrored" and config.beam_args[-1] == "--x=1" and not config.enable_cache
+  assert os.path.basename(config.data) == "digits"

@@ -1,0 +1,29 @@
+"""The TFX CLI's local engine on pipelines/local_runner.py: `tfx pipeline create`, then `tfx run create`."""
+import os
+import subprocess
+import sys
+
+from conftest import REPO, copy_digits_subset
+from pipelines import run_summary
+
+TFX = os.path.join(os.path.dirname(sys.executable), "tfx")
+
+
+def test_tfx_cli_creates_and_runs_the_pipeline(tmp_path):
+  env = {**os.environ, "LOCAL_HOME": str(tmp_path / "tfx_home"), "MODELFAB_OUTPUT": str(tmp_path / "out"),
+         "MODELFAB_DATA": str(copy_digits_subset(tmp_path / "digits", per_class=8)), "MODELFAB_EPOCHS": "1"}
+  create = subprocess.run([TFX, "pipeline", "create", "--engine", "local", "--pipeline_path",
+                           str(REPO / "pipelines" / "local_runner.py")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+  assert create.returncode == 0, create.stderr[-3000:]
+  assert 'Pipeline "digits-cnn" created successfully' in create.stdout
+  assert (tmp_path / "tfx_home" / "digits-cnn" / "pipeline_args.json").is_file()
+  assert not (tmp_path / "out" / "metadata.sqlite").exists()  # create compiles; it runs nothing
+
+  run = subprocess.run([TFX, "run", "create", "--engine", "local", "--pipeline_name", "digits-cnn"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+  assert run.returncode == 0, run.stderr[-3000:]
+  summary = run_summary.latest_run_summary(str(tmp_path / "out" / "metadata.sqlite"), "digits-cnn")
+  assert summary.components["Trainer"] == "ran" and summary.components["Evaluator"] == "ran"
+  assert summary.metrics["example_count"] > 0
+  assert list((tmp_path / "out" / "pipeline" / "Trainer" / "model").glob("*/Format-Serving/saved_model.pb"))
