@@ -22,10 +22,14 @@ from models import features, input_pipeline, signatures, strategy, tasks
 
 
 
+def learning_rate_schedule(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.schedules.LearningRateSchedule:
+  """Cosine decay from `learning_rate` to 1% of it over the whole run."""
+  return tf.keras.optimizers.schedules.CosineDecay(float(hp["learning_rate"]), max(total_steps, 1), alpha=0.01)
+
+
 def make_optimizer(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.Optimizer:
-  """Adam with a cosine learning-rate decay over the whole run (the default for tasks without their own)."""
-  schedule = tf.keras.optimizers.schedules.CosineDecay(float(hp["learning_rate"]), max(total_steps, 1), alpha=0.01)
-  return tf.keras.optimizers.Adam(schedule)
+  """Adam on the cosine schedule (the default for tasks without their own `make_optimizer`)."""
+  return tf.keras.optimizers.Adam(learning_rate_schedule(hp, total_steps))
 
 
 def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Dict[str, Any]) -> str:

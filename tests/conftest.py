@@ -44,3 +44,51 @@ def copy_digits_subset(target: pathlib.Path, per_class: int) -> pathlib.Path:
 @pytest.fixture
 def digits_subset(tmp_path):
   return copy_digits_subset(tmp_path / "digits", per_class=5)
+
+
+def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: int = 8):
+  """Runs the image task's preprocessing_fn on real tf.Transform over synthetic two-class images ("top" bright in
+  the top half, "bottom" in the bottom half) and writes what the Transform component writes: gzipped transformed
+  tf.Examples per split and the transform graph. Returns (train_files, eval_files, transform_dir, raw_examples)."""
+  import functools  # pylint: disable=g-import-not-at-top
+
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+  import tensorflow_transform.beam as tft_beam  # pylint: disable=g-import-not-at-top
+  from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils  # pylint: disable=g-import-not-at-top
+
+  from models import image_cnn  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(0)
+  raw = []
+  for i in range(2 * per_class):
+    label = ["top", "bottom"][i % 2]
+    pixels = rng.integers(0, 60, (size, size)).astype(np.uint8)
+    rows = slice(0, size // 2) if label == "top" else slice(size // 2, size)
+    pixels[rows] += 180
+    raw.append({"image": png_bytes(pixels), "label": label.encode()})
+  spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.string)}
+  metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+  config = {"hparams": {"image_size": size, "channels": 1}}
+  transform_dir = out_dir / "transform_graph"
+  with tft_beam.Context(temp_dir=str(out_dir / "tmp"), force_tf_compat_v1=False):
+    (transformed, transformed_metadata), transform_fn = (
+        (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            functools.partial(image_cnn.preprocessing_fn, custom_config=config), output_record_batches=False))
+    _ = transform_fn | tft_beam.WriteTransformFn(str(transform_dir))
+  metadata_io.write_metadata(metadata, str(transform_dir / "metadata"))  # the raw schema, as Transform writes it
+  coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+  files = {}
+  for split, rows in (("train", transformed[: 3 * len(transformed) // 4]), ("eval", transformed[3 * len(transformed) // 4:])):
+    path = out_dir / f"Split-{split}" / "data.gz"
+    path.parent.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+      for row in rows:
+        writer.write(coder.encode(row))
+    files[split] = [str(path)]
+  return files["train"], files["eval"], str(transform_dir), raw
+
+
+@pytest.fixture(scope="session")
+def transformed_dataset(tmp_path_factory):
+  return make_transformed_dataset(tmp_path_factory.mktemp("transformed"))

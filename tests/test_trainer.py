@@ -1,0 +1,80 @@
+"""The shared Trainer: fit on Transform output, TensorBoard logs, resume from backup, export with raw-input serving."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import features, image_cnn, trainer
+from pipelines import predict
+
+
+def _hparams(**overrides):
+  return image_cnn.hparams_from({"hparams": {"epochs": 6, "batch_size": 8, "augment": False, **overrides}})
+
+
+@pytest.fixture(scope="module")
+def trained(transformed_dataset, tmp_path_factory):
+  train_files, eval_files, transform_dir, raw = transformed_dataset
+  work = tmp_path_factory.mktemp("trainer")
+  model, history, tft_output = trainer.train("image_cnn", _hparams(), train_files, eval_files, transform_dir,
+                                             log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
+                                             strategy_name="default")
+  export_dir = work / "export"
+  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir))
+  return history, work, export_dir, raw
+
+
+def test_loss_falls_and_tensorboard_logs_are_written(trained):
+  history, work, _, _ = trained
+  assert history.history["loss"][-1] < history.history["loss"][0]
+  assert history.history["val_accuracy"][-1] >= 0.9
+  assert list((work / "logs" / "train").glob("events.out.tfevents.*"))
+  assert list((work / "logs" / "validation").glob("events.out.tfevents.*"))
+  assert not (work / "backup").exists() or not any((work / "backup").iterdir())  # removed after success
+
+
+def test_exported_model_takes_raw_image_bytes(trained):
+  _, _, export_dir, raw = trained
+  outputs = predict.predict_serialized(str(export_dir), predict.serialized_examples(
+      [{"image": r["image"]} for r in raw[:10]]))
+  labels = [label.decode() for label in outputs[features.PREDICTED_LABEL]]
+  assert labels == [r["label"].decode() for r in raw[:10]]
+  loaded = tf.saved_model.load(str(export_dir))
+  assert set(loaded.signatures) == {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE}
+
+
+class _Killed(Exception):
+  pass
+
+
+def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monkeypatch):
+  train_files, eval_files, transform_dir, _ = transformed_dataset
+  make_callbacks = trainer.make_callbacks
+
+  class KillAfterEpoch(tf.keras.callbacks.Callback):
+
+    def on_epoch_end(self, epoch, logs=None):
+      if epoch == 1:
+        raise _Killed()
+
+  monkeypatch.setattr(trainer, "make_callbacks", lambda *a: make_callbacks(*a) + [KillAfterEpoch()])
+  args = ("image_cnn", _hparams(epochs=4), train_files, eval_files, transform_dir)
+  kwargs = dict(log_dir=str(tmp_path / "logs"), backup_dir=str(tmp_path / "backup"), strategy_name="default")
+  with pytest.raises(_Killed):
+    trainer.train(*args, **kwargs)
+  assert any((tmp_path / "backup").iterdir())
+  monkeypatch.setattr(trainer, "make_callbacks", make_callbacks)
+  _, history, _ = trainer.train(*args, **kwargs)
+  assert history.epoch == [2, 3]  # epochs 0 and 1 were not trained again
+
+
+def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
+  a = trainer.backup_dir_for("/root/Trainer/model_run/7", ["/x/Split-train/*"], {"hparams": {"epochs": 1}})
+  b = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 1}})
+  c = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 2}})
+  assert a == b != c and a.startswith("/root/Trainer/backup/")
+
+
+def test_learning_rate_decays_over_the_run():
+  schedule = trainer.learning_rate_schedule({"learning_rate": 0.01}, total_steps=100)
+  assert np.isclose(float(schedule(0)), 0.01) and float(schedule(50)) < 0.01 and float(schedule(100)) < 0.001
+  assert isinstance(trainer.make_optimizer({"learning_rate": 0.01}, 100), tf.keras.optimizers.Adam)
