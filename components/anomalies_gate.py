@@ -31,9 +31,14 @@ def describe_anomalies(anomalies_artifact) -> list:
   return lines
 
 
-@component
-def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]):  # pylint: disable=invalid-name
-  """Raises AnomaliesFound listing every anomaly; passes silently when there is none."""
-  lines = describe_anomalies(anomalies)
+def check_anomalies(anomalies_artifact) -> None:
+  """Raises AnomaliesFound listing every anomaly; returns when there is none."""
+  lines = describe_anomalies(anomalies_artifact)
   if lines:
     raise AnomaliesFound("data does not match the schema; the run stops before Transform:\n  " + "\n  ".join(lines))
+
+
+@component
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]):  # pylint: disable=invalid-name
+  """Fails the pipeline run when ExampleValidator recorded any anomaly."""
+  check_anomalies(anomalies)

@@ -1,0 +1,49 @@
+"""The pre-flight data check: class counts from image folders and TFRecords, errors that name the file."""
+import gzip
+
+import pytest
+import tensorflow as tf
+
+from components.image_folder import DataError
+from conftest import write_image
+from pipelines import config, data_check
+
+
+def _example(label):
+  return tf.train.Example(features=tf.train.Features(feature={
+      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"png"])),
+      "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label]))})).SerializeToString()
+
+
+def test_image_folder_class_count(tmp_path):
+  for name in ("a", "b", "c"):
+    write_image(tmp_path / name / "x.png")
+  assert data_check.check_data(config.preset("digits-cnn", data=str(tmp_path))) == 3
+
+
+def test_tfrecord_class_count_plain_and_gzipped(tmp_path):
+  with tf.io.TFRecordWriter(str(tmp_path / "part-0.tfrecord")) as w:
+    for label in (b"cat", b"dog"):
+      w.write(_example(label))
+  with tf.io.TFRecordWriter(str(tmp_path / "part-1.tfrecord.gz"), options="GZIP") as w:
+    w.write(_example(b"bird"))
+  c = config.preset("digits-cnn", data=str(tmp_path), data_format="tfrecord")
+  assert data_check.check_data(c) == 3
+
+
+def test_tfrecord_errors_name_file_and_record(tmp_path):
+  with tf.io.TFRecordWriter(str(tmp_path / "one.tfrecord")) as w:
+    w.write(_example(b"cat"))
+    w.write(tf.train.Example().SerializeToString())
+  with pytest.raises(DataError, match=r"one.tfrecord: record 1 has no 'label'"):
+    data_check.count_tfrecord_classes(str(tmp_path))
+  (tmp_path / "one.tfrecord").write_bytes(gzip.compress(b"garbage"))
+  with pytest.raises(DataError, match="one.tfrecord: not a readable TFRecord"):
+    data_check.count_tfrecord_classes(str(tmp_path))
+
+
+def test_tfrecord_single_class_is_refused(tmp_path):
+  with tf.io.TFRecordWriter(str(tmp_path / "one.tfrecord")) as w:
+    w.write(_example(b"cat"))
+  with pytest.raises(DataError, match="1 distinct value"):
+    data_check.count_tfrecord_classes(str(tmp_path))
