@@ -114,3 +114,22 @@ def test_changed_hyperparameter_retrains_and_compares_with_previous_blessed(firs
   assert summary.components["Trainer"] == "ran" and summary.components["Evaluator"] == "ran"
   assert summary.baseline_model is not None
   assert summary.baseline_model.startswith(str(output / "pipeline" / "Trainer" / "model"))
+
+
+def test_tfrecord_input_runs_through_import_example_gen(tmp_path):
+  """CIFAR-10-style TFRecords of tf.Example (encoded image bytes + label) instead of an image folder."""
+  records = tmp_path / "records"
+  records.mkdir()
+  with tf.io.TFRecordWriter(str(records / "digits.tfrecord")) as writer:
+    for class_dir in sorted(DIGITS.iterdir()):
+      for path in sorted(class_dir.iterdir())[:12]:
+        writer.write(predict.serialized_examples([{"image": path.read_bytes(),
+                                                   "label": class_dir.name.encode()}])[0])
+  output = tmp_path / "out"
+  assert cli.main(["run", "--data-format", "tfrecord", "--data", str(records), "--output", str(output),
+                   "--epochs", "2", "--min-accuracy", "0"]) == 0
+  summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
+  assert "ImportExampleGen" in summary.components and summary.blessed
+  model_dir = predict.resolve_model_dir(str(output / "serving" / "digits-cnn"))
+  predictions = predict.predict_images(model_dir, [str(p) for p, _ in _held_out_images(1)])
+  assert {label for label, _ in predictions} <= {str(i) for i in range(10)}
