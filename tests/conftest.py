@@ -92,3 +92,21 @@ def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: i
 @pytest.fixture(scope="session")
 def transformed_dataset(tmp_path_factory):
   return make_transformed_dataset(tmp_path_factory.mktemp("transformed"))
+
+
+_exit_status = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+  _exit_status["code"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+  """Leaves right after pytest's summary line: TensorFlow's objects otherwise print 'Exception ignored in
+  AtomicFunction.__del__' tracebacks during interpreter shutdown, below the summary."""
+  if "code" in _exit_status and not os.environ.get("MODELFAB_TEST_NORMAL_EXIT"):
+    import sys  # pylint: disable=g-import-not-at-top
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status["code"])  # pylint: disable=protected-access

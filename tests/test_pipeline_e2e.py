@@ -133,3 +133,24 @@ def test_tfrecord_input_runs_through_import_example_gen(tmp_path):
   model_dir = predict.resolve_model_dir(str(output / "serving" / "digits-cnn"))
   predictions = predict.predict_images(model_dir, [str(p) for p, _ in _held_out_images(1)])
   assert {label for label, _ in predictions} <= {str(i) for i in range(10)}
+
+
+SCHEMA_WITHOUT_NINE = """
+feature { name: "image" type: BYTES presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } }
+feature { name: "filename" type: BYTES presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } }
+feature { name: "label" type: BYTES domain: "label" presence { min_fraction: 1.0 min_count: 1 }
+          shape { dim { size: 1 } } }
+string_domain { name: "label" value: "0" value: "1" value: "2" value: "3" value: "4" value: "5" value: "6"
+                value: "7" value: "8" }
+"""
+
+
+def test_anomalies_against_a_curated_schema_stop_the_run_before_transform(tmp_path, capsys):
+  data = copy_digits_subset(tmp_path / "digits", per_class=4)  # has class "9", which the schema does not allow
+  schema = tmp_path / "schema.pbtxt"
+  schema.write_text(SCHEMA_WITHOUT_NINE)
+  output = tmp_path / "out"
+  assert cli.main(["run", "--data", str(data), "--output", str(output), "--schema", str(schema)]) == cli.EXIT_FAILED
+  err = capsys.readouterr().err
+  assert "data does not match the schema" in err and "feature 'label'" in err
+  assert not (output / "pipeline" / "Transform").exists() and not (output / "serving").exists()
