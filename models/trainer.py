@@ -52,6 +52,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
           log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None):
   """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput)."""
   task = tasks.get_task(task_name)
+  tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))  # same weights init, shuffles and augmentation each run
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
   num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
   dist = strategy.get_strategy(strategy_name, tpu_address)
