@@ -1,0 +1,49 @@
+"""create_pipeline's wiring, without running it."""
+import pytest
+
+from pipelines import config
+from pipelines.pipeline import create_pipeline
+
+
+def _by_id(pipeline):
+  return {c.id: c for c in pipeline.components}
+
+
+def test_wires_every_component_in_order(tmp_path):
+  c = config.preset("digits-cnn", output=str(tmp_path), hparams={"epochs": 3, "learning_rate": 0.01},
+                    beam_args=["--direct_num_workers=2"]).resolved()
+  pipeline = create_pipeline(c, num_classes=10)
+  assert [n.id for n in pipeline.components] == [
+      "ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
+      "baseline_resolver", "Evaluator", "Pusher"]
+  components = _by_id(pipeline)
+  assert components["AnomaliesGate"] in components["Transform"].upstream_nodes
+  assert components["Trainer"] in components["baseline_resolver"].upstream_nodes  # resolves after training
+  assert pipeline.beam_pipeline_args == ["--direct_num_workers=2"]
+  assert pipeline.pipeline_info.pipeline_root == str(tmp_path / "pipeline")
+
+
+def test_transform_sees_only_its_hyperparameters(tmp_path):
+  c = config.preset("digits-cnn", output=str(tmp_path), hparams={"epochs": 3, "image_size": 16})
+  components = _by_id(create_pipeline(c, num_classes=10))
+  import json  # pylint: disable=g-import-not-at-top
+  transform_config = json.loads(components["Transform"].exec_properties["custom_config"])
+  trainer_config = json.loads(components["Trainer"].exec_properties["custom_config"])
+  assert transform_config["hparams"] == {"image_size": 16}
+  assert trainer_config["hparams"]["epochs"] == 3 and trainer_config["task"] == "image_cnn"
+
+
+@pytest.mark.parametrize("data_format, example_gen", [("image_folder", "ImageExampleGen"),
+                                                      ("tfrecord", "ImportExampleGen")])
+def test_example_gen_follows_data_format(tmp_path, data_format, example_gen):
+  c = config.preset("digits-cnn", output=str(tmp_path), data_format=data_format, eval_percent=10)
+  components = _by_id(create_pipeline(c, num_classes=3))
+  assert example_gen in components
+  import json  # pylint: disable=g-import-not-at-top
+  splits = json.loads(components[example_gen].exec_properties["output_config"])["split_config"]["splits"]
+  assert [(s["name"], s["hash_buckets"]) for s in splits] == [("train", 90), ("eval", 10)]
+
+
+def test_curated_schema_uses_import_schema_gen(tmp_path):
+  c = config.preset("digits-cnn", output=str(tmp_path), schema=str(tmp_path / "schema.pbtxt"))
+  assert "ImportSchemaGen" in _by_id(create_pipeline(c, num_classes=3))
