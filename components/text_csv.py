@@ -1,0 +1,69 @@
+"""Reading labelled text from CSV files and checking it before any work is done (no TFX imports).
+
+Quoted fields may hold commas and newlines; files must be UTF-8 (a BOM is accepted). Errors name the file and the
+data row (1 = the first row after the header) or the column.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from typing import List, Tuple
+
+from components.image_folder import DataError
+
+TEXT_KEY = "text"
+LABEL_KEY = "label"
+
+
+def list_csv_files(data: str) -> List[str]:
+  """`data` itself when it is a file, else the sorted *.csv files in the folder `data`."""
+  if not os.path.exists(data):
+    raise DataError(f"data path does not exist: {data}")
+  if os.path.isfile(data):
+    return [data]
+  files = sorted(os.path.join(data, n) for n in os.listdir(data) if n.lower().endswith(".csv"))
+  if not files:
+    raise DataError(f"{data}: no .csv files in this folder")
+  return files
+
+
+def read_text_csv(path: str, text_column: str = TEXT_KEY, label_column: str = LABEL_KEY) -> List[Tuple[str, str]]:
+  """(text, label) rows of one CSV file with a header row; raises DataError naming the file and row or column."""
+  try:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+      reader = csv.DictReader(f)
+      header = reader.fieldnames or []
+      missing = [c for c in (text_column, label_column) if c not in header]
+      if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; the header has {header}")
+      rows = []
+      for row_number, row in enumerate(reader, start=1):
+        text, label = row.get(text_column), row.get(label_column)
+        if text is None or label is None:
+          raise DataError(f"{path}: row {row_number} (line {reader.line_num}) has too few fields")
+        if not text.strip():
+          raise DataError(f"{path}: row {row_number} (line {reader.line_num}): empty text in column '{text_column}'")
+        if not label.strip():
+          raise DataError(f"{path}: row {row_number} (line {reader.line_num}): empty label in column "
+                          f"'{label_column}'")
+        rows.append((text, label.strip()))
+  except UnicodeDecodeError as e:
+    raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+  except csv.Error as e:
+    raise DataError(f"{path}: malformed CSV ({e})") from e
+  except OSError as e:
+    raise DataError(f"{path}: cannot read ({e.strerror})") from e
+  if not rows:
+    raise DataError(f"{path}: no data rows after the header")
+  return rows
+
+
+def check_text_data(data: str, text_column: str = TEXT_KEY, label_column: str = LABEL_KEY) -> List[str]:
+  """Reads every CSV file under `data`; returns the sorted class names (at least two, else DataError)."""
+  labels = set()
+  for path in list_csv_files(data):
+    labels.update(label for _, label in read_text_csv(path, text_column, label_column))
+  if len(labels) < 2:
+    raise DataError(f"{data}: the label column '{label_column}' has a single class {sorted(labels)}; "
+                    "a classifier needs at least two")
+  return sorted(labels)
