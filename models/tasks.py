@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TASKS = ("image_cnn",)
+TASKS = ("image_cnn", "text_bert")
 
 
 def get_task(name: str) -> ModuleType:

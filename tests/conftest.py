@@ -110,3 +110,47 @@ def pytest_unconfigure(config):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status["code"])  # pylint: disable=protected-access
+
+
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(45)]
+
+
+def write_tiny_checkpoint(path: pathlib.Path, vocab=TINY_VOCAB, seed=0):
+  """A random tiny BERT saved in Hugging Face's on-disk format: config.json, vocab.txt, model.safetensors with
+  PyTorch tensor names and layouts (what `BertModel.save_pretrained` writes). Returns {pt name: array}."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
+  from transformers import BertConfig, TFBertModel  # pylint: disable=g-import-not-at-top
+  from transformers.modeling_tf_pytorch_utils import (  # pylint: disable=g-import-not-at-top
+      convert_tf_weight_name_to_pt_weight_name)
+
+  config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128)
+  model = TFBertModel(config)
+  model(model.dummy_inputs)
+  rng = np.random.default_rng(seed)
+  state = {}
+  for weight in model.weights:
+    name, transpose = convert_tf_weight_name_to_pt_weight_name(weight.name, start_prefix_to_remove="bert.",
+                                                                tf_weight_shape=weight.shape)
+    if name.endswith("LayerNorm.weight"):
+      value = np.ones(weight.shape, np.float32)  # as BERT initializes them
+    elif name.endswith("bias"):
+      value = np.zeros(weight.shape, np.float32)
+    else:
+      value = rng.normal(0, 0.02, weight.shape).astype(np.float32)
+    state[name] = np.ascontiguousarray(value.T if transpose.name != "NO" else value)
+  path.mkdir(parents=True, exist_ok=True)
+  save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
+  (path / "config.json").write_text(json.dumps(config.to_dict()))
+  (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+  return state
+
+
+def review_vocab():
+  """Special tokens plus every lower-cased word and punctuation mark of the embedded reviews."""
+  import re  # pylint: disable=g-import-not-at-top
+
+  words = set(re.findall(r"\w+|[^\w\s]", (REPO / "data" / "reviews" / "reviews.csv").read_text().lower()))
+  return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(words)

@@ -1,0 +1,92 @@
+"""Text classification by fine-tuning a BERT checkpoint: what differs from other tasks.
+
+Transform tokenizes raw text with the checkpoint's own vocab.txt (models.bert_tokenization); the model is
+`transformers`' TFBertModel loaded from a local Hugging Face checkpoint directory (models.bert_checkpoint), with the
+pooled output -> dropout -> dense softmax classifier; AdamW with linear warm-up and decay.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  # pylint: disable=unused-import  # registers the tokenizer ops for loading
+
+from models import bert_checkpoint, bert_tokenization, features
+
+TEXT_KEY = "text"
+SERVING_FEATURE_KEYS = (TEXT_KEY,)
+MODEL_INPUTS = (bert_tokenization.INPUT_WORD_IDS, bert_tokenization.INPUT_MASK, bert_tokenization.SEGMENT_IDS)
+
+DEFAULT_HPARAMS: Dict[str, Any] = {
+    "bert_checkpoint": None,  # a local Hugging Face-format directory (config.json, vocab.txt, weights)
+    "max_seq_length": 64,
+    "lower_case": None,  # None: the checkpoint's tokenizer_config.json `do_lower_case`, else True
+    "epochs": 3,
+    "batch_size": 16,
+    "learning_rate": 5e-5,
+    "warmup_fraction": 0.1,
+    "weight_decay": 0.01,
+    "dropout": 0.1,
+    "mixed_precision": False,
+    "early_stopping_patience": 2,
+}
+TRANSFORM_HPARAMS = ("bert_checkpoint", "max_seq_length", "lower_case")
+
+
+def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+  hp = {**DEFAULT_HPARAMS, **((custom_config or {}).get("hparams") or {})}
+  if not hp["bert_checkpoint"]:
+    raise bert_checkpoint.CheckpointError("the text task needs a BERT checkpoint directory (--bert-checkpoint DIR)")
+  return hp
+
+
+def checkpoint_lower_case(checkpoint_dir: str) -> bool:
+  """The checkpoint's `do_lower_case` (tokenizer_config.json), True when it does not say."""
+  path = os.path.join(checkpoint_dir, "tokenizer_config.json")
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      return bool(json.load(f).get("do_lower_case", True))
+  return True
+
+
+def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[str, Any]] = None):
+  """tf.Transform: raw text -> input_word_ids / input_mask / segment_ids; label string -> integer id."""
+  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+
+  hp = hparams_from(custom_config)
+  checkpoint = hp["bert_checkpoint"]
+  lower_case = hp["lower_case"] if hp["lower_case"] is not None else checkpoint_lower_case(checkpoint)
+  tokenize = bert_tokenization.BertInputs(os.path.join(checkpoint, bert_checkpoint.VOCAB_FILE),
+                                          int(hp["max_seq_length"]), lower_case=lower_case)
+  outputs = tokenize(inputs[TEXT_KEY])
+  outputs[features.TRANSFORMED_LABEL_KEY] = tft.compute_and_apply_vocabulary(
+      tf.reshape(inputs[features.RAW_LABEL_KEY], [-1]), vocab_filename=features.LABEL_VOCABULARY)
+  return outputs
+
+
+def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
+  """BERT encoder from the checkpoint, pooled output -> dropout -> softmax classifier (uncompiled)."""
+  if hp.get("mixed_precision"):
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+  length = int(hp["max_seq_length"])
+  inputs = {name: tf.keras.Input(shape=(length,), dtype=tf.int64, name=name) for name in MODEL_INPUTS}
+  encoder = bert_checkpoint.load_bert_encoder(hp["bert_checkpoint"])
+  as_int32 = {name: tf.cast(tensor, tf.int32) for name, tensor in inputs.items()}
+  encoded = encoder(input_ids=as_int32[bert_tokenization.INPUT_WORD_IDS],
+                    attention_mask=as_int32[bert_tokenization.INPUT_MASK],
+                    token_type_ids=as_int32[bert_tokenization.SEGMENT_IDS])
+  x = tf.keras.layers.Dropout(float(hp["dropout"]), name="dropout")(encoded.pooler_output)
+  outputs = tf.keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+  return tf.keras.Model(inputs, outputs, name="text_bert")
+
+
+def make_optimizer(hp: Dict[str, Any], total_steps: int):
+  """AdamW (decoupled weight decay) with linear warm-up then linear decay to zero."""
+  from transformers import create_optimizer  # pylint: disable=g-import-not-at-top
+
+  optimizer, _ = create_optimizer(init_lr=float(hp["learning_rate"]), num_train_steps=max(total_steps, 1),
+                                  num_warmup_steps=int(float(hp["warmup_fraction"]) * total_steps),
+                                  weight_decay_rate=float(hp["weight_decay"]))
+  return optimizer
