@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
 from models import features
 
 IMAGE_KEY = "image"

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  # pylint: disable=unused-import  # registers the tokenizer ops for loading
 
+from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
 from models import bert_checkpoint, bert_tokenization, features
 
 TEXT_KEY = "text"

@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
+from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
 from models import features, input_pipeline, signatures, strategy, tasks
 
 

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--learning-rate", type=float)
   run.add_argument("--image-size", type=int, help="images are resized to this height and width")
   run.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+  run.add_argument("--bert-checkpoint", metavar="DIR",
+                   help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors "
+                        "or tf_model.h5)")
+  run.add_argument("--max-seq-length", type=int, help="text-bert: tokens per text, [CLS] and [SEP] included")
+  run.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
+  run.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
   run.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
   run.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
   run.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
@@ -62,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
   predict = sub.add_parser("predict", help="classify images with a pushed model (raw bytes through serving_default)")
   predict.add_argument("--model", required=True,
                        help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
-  predict.add_argument("images", nargs="+", metavar="IMAGE")
+  predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
+  predict.add_argument("--text", action="append", default=[], help="a text to classify (text models), repeatable")
+  predict.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
   return parser
 
 
@@ -71,14 +79,18 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
     raise CliError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
   if args.epochs is not None and args.epochs < 1:
     raise CliError(f"--epochs must be at least 1, got {args.epochs}")
+  if args.max_seq_length is not None and args.max_seq_length < 3:
+    raise CliError(f"--max-seq-length must be at least 3, got {args.max_seq_length}")
   base = config_lib.PRESETS[args.preset]
   return config_lib.preset(
       args.preset, data=args.data, data_format=args.data_format, output=args.output, strategy=args.strategy,
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
+      text_column=args.text_column, label_column=args.label_column,
       beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-               "image_size": args.image_size, "channels": args.channels})
+               "image_size": args.image_size, "channels": args.channels,
+               "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length})
 
 
 def _install_progress_printer(verbose: bool) -> None:
@@ -142,17 +154,31 @@ def print_summary(summary, seconds: float) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-  from components.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
+  texts = list(args.text)
+  if args.text_file:
+    try:
+      with open(args.text_file, encoding="utf-8") as f:
+        texts += [line.rstrip("\n") for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+      raise CliError(f"{args.text_file}: cannot read as UTF-8 text ({e})") from e
+  if bool(texts) == bool(args.images):
+    raise CliError("give image files, or texts with --text/--text-file, not both and not neither")
+  if args.images:
+    from components.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
 
-  for image in args.images:
-    if not os.path.isfile(image):
-      raise CliError(f"{image}: no such image file")
-    check_image_file(image)
+    for image in args.images:
+      if not os.path.isfile(image):
+        raise CliError(f"{image}: no such image file")
+      check_image_file(image)
   from pipelines import predict  # pylint: disable=g-import-not-at-top
 
   model_dir = predict.resolve_model_dir(args.model)
-  for image, (label, score) in zip(args.images, predict.predict_images(model_dir, args.images)):
-    print(f"{image}\t{label}\t{score:.4f}")
+  if args.images:
+    rows = zip(args.images, predict.predict_images(model_dir, args.images))
+  else:
+    rows = zip((t.replace("\t", " ") for t in texts), predict.predict_texts(model_dir, texts))
+  for name, (label, score) in rows:
+    print(f"{name}\t{label}\t{score:.4f}")
   return 0
 
 
@@ -160,10 +186,11 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   _quiet_libraries(getattr(args, "verbose", False))
   from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+  from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
 
   try:
     return {"run": cmd_run, "predict": cmd_predict}[args.command](args)
-  except (CliError, DataError, FileNotFoundError) as e:
+  except (CliError, DataError, CheckpointError, FileNotFoundError) as e:
     print(f"modelfab: error: {e}", file=sys.stderr)
     return EXIT_USAGE
   except Exception as e:  # pylint: disable=broad-except
@@ -176,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _known_failure(error: Exception) -> Optional[str]:
   """A one-line message for failures the pipeline reports on purpose (anomalies, strategy); None otherwise."""
-  names = {"AnomaliesFound", "StrategyError", "DataError"}
+  names = {"AnomaliesFound", "StrategyError", "DataError", "CheckpointError"}
   seen = error
   while seen is not None:
     if type(seen).__name__ in names:

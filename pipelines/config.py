@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = REPO_ROOT / "models"
-DATA_FORMATS = ("image_folder", "tfrecord")
+DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
 
 # No Beam args: Beam's DirectRunner in one process (in_memory, 1 worker). On the embedded data this measured faster
 # than multi-processing, whose workers each start and import TensorFlow (README, "Performance"). It is also what
@@ -32,6 +32,8 @@ class PipelineConfig:
   data: str
   output: str
   data_format: str = "image_folder"
+  text_column: str = "text"  # for text_csv data
+  label_column: str = "label"  # for text_csv data
   model_name: str = "model"
   eval_percent: int = 20  # share of examples hashed into the eval split
   hparams: Dict[str, Any] = dataclasses.field(default_factory=dict)  # overrides of the task's DEFAULT_HPARAMS
@@ -57,9 +59,12 @@ class PipelineConfig:
 
   def resolved(self) -> "PipelineConfig":
     """A copy with absolute data/output/schema paths (TFX stores paths as given)."""
-    absolute = lambda p: p if p is None or "://" in p else os.path.abspath(os.path.expanduser(p))
+    absolute = lambda p: p if not p or "://" in p else os.path.abspath(os.path.expanduser(p))
+    hparams = dict(self.hparams)
+    if hparams.get("bert_checkpoint"):
+      hparams["bert_checkpoint"] = absolute(hparams["bert_checkpoint"])
     return dataclasses.replace(self, data=absolute(self.data), output=absolute(self.output),
-                               schema=absolute(self.schema))
+                               schema=absolute(self.schema), hparams=hparams)
 
   def module_custom_config(self) -> Dict[str, Any]:
     """What Transform and Trainer module code receive as `custom_config`."""
@@ -76,6 +81,15 @@ PRESETS: Dict[str, PipelineConfig] = {
         data_format="image_folder",
         model_name="digits-cnn",
         min_accuracy=0.95,
+    ),
+    "text-bert": PipelineConfig(
+        pipeline_name="text-bert",
+        task="text_bert",
+        data=str(DATA_DIR / "reviews"),
+        output="modelfab-output",
+        data_format="text_csv",
+        model_name="text-bert",
+        min_accuracy=0.7,
     ),
 }
 

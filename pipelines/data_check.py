@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import os
 
-from components import image_folder
+from components import image_folder, text_csv
 from components.image_folder import DataError
 from pipelines.config import PipelineConfig
 
 
 def check_data(config: PipelineConfig) -> int:
-  """Raises DataError naming the bad path; returns the number of classes."""
+  """Raises DataError (or CheckpointError) naming the bad path; returns the number of classes."""
+  if config.task == "text_bert":
+    from models import bert_checkpoint  # pylint: disable=g-import-not-at-top
+
+    if not config.hparams.get("bert_checkpoint"):
+      raise bert_checkpoint.CheckpointError("the text-bert preset needs a BERT checkpoint directory "
+                                            "(--bert-checkpoint DIR: config.json, vocab.txt, model weights)")
+    bert_checkpoint.check_checkpoint_dir(config.hparams["bert_checkpoint"])
+  if config.data_format == "text_csv":
+    return len(text_csv.check_text_data(config.data, config.text_column, config.label_column))
   if config.data_format == "image_folder":
     if "://" in config.data:
       return config.num_classes or _required_num_classes(config)

@@ -36,6 +36,14 @@ def predict_serialized(model_dir: str, examples: List[bytes]):
   return {k: v.numpy() for k, v in outputs.items()}
 
 
+def predict_texts(model_dir: str, texts: Sequence[str]) -> List[Tuple[str, float]]:
+  """(label, probability) for each raw text, tokenized inside the model."""
+  import tensorflow_text  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import  # tokenizer ops
+
+  outputs = predict_serialized(model_dir, serialized_examples([{"text": t.encode("utf-8")} for t in texts]))
+  return [(label.decode("utf-8"), float(score)) for label, score in zip(outputs["label"], outputs["score"])]
+
+
 def predict_images(model_dir: str, image_paths: Sequence[str]) -> List[Tuple[str, float]]:
   """(label, probability) for each image file, sending its encoded bytes as they are on disk."""
   features = []
