@@ -1,12 +1,15 @@
 """Measures what the README quotes: pipeline wall times, eval accuracy, Trainer input throughput.
 
-  python benchmarks/benchmark.py [--output DIR] [--epochs N] [--skip-pipeline]
+  python benchmarks/benchmark.py [--output DIR] [--epochs N] [--skip-pipeline] [--bert-checkpoint DIR]
 
 1. First full run of the default pipeline (`modelfab run`, a fresh output dir), wall clock, imports included.
 2. Re-run with nothing changed (every component from cache), wall clock.
 3. Eval accuracy of that run (TFMA, eval split).
 4. Training throughput (examples/s) of the Trainer's input pipeline (models.input_pipeline on the run's transformed
    examples) against the same Keras model fitted on the same data as in-memory NumPy arrays; the ratio.
+5. With --bert-checkpoint: the text-bert pipeline on the embedded reviews, accuracy on the hand-written held-out
+   sentences (data/reviews-heldout) against the majority class, the BERT Trainer's throughput ratio (as in 4), and
+   the serving latency of the raw-text signature against the same model on pre-tokenized input.
 Not a test: numbers vary with the machine; nothing here asserts.
 """
 from __future__ import annotations
@@ -54,19 +57,20 @@ def _epoch_throughput(fit, examples_per_epoch: int, epochs: int) -> float:
   return examples_per_epoch * epochs / sum(timer.times[1:])
 
 
-def trainer_throughput(pipeline_root: str, epochs: int) -> dict:
-  """The Trainer's tf.data input vs in-memory NumPy arrays, same model, same batch size, no augmentation cost diff."""
+def trainer_throughput(pipeline_root: str, epochs: int, task_name: str = "image_cnn", hparams=None) -> dict:
+  """The Trainer's tf.data input vs in-memory NumPy arrays: same model, same batch size, same examples."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
 
-  from models import features, image_cnn, input_pipeline  # pylint: disable=g-import-not-at-top
+  from models import features, input_pipeline, tasks  # pylint: disable=g-import-not-at-top
 
   transform_dir = sorted(glob.glob(os.path.join(pipeline_root, "Transform", "transform_graph", "*")))[-1]
   examples_dir = sorted(glob.glob(os.path.join(pipeline_root, "Transform", "transformed_examples", "*")))[-1]
   train_files = glob.glob(os.path.join(examples_dir, "Split-train", "*"))
   tft_output = tft.TFTransformOutput(transform_dir)
-  hp = image_cnn.hparams_from({})
+  task = tasks.get_task(task_name)
+  hp = task.hparams_from({"hparams": hparams or {}})
   num_classes = tft_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
   batch = int(hp["batch_size"])
   n = input_pipeline.count_examples(train_files)
@@ -74,7 +78,7 @@ def trainer_throughput(pipeline_root: str, epochs: int) -> dict:
 
   def compiled_model():
     tf.keras.utils.set_random_seed(0)
-    model = image_cnn.build_model(hp, num_classes)
+    model = task.build_model(hp, num_classes)
     model.compile("adam", "sparse_categorical_crossentropy")
     return model
 
@@ -96,12 +100,78 @@ def trainer_throughput(pipeline_root: str, epochs: int) -> dict:
           "throughput_ratio": pipeline_rate / numpy_rate, "train_examples": int(np.shape(y)[0])}
 
 
+def serving_latency(model_dir: str, texts, repeats: int = 30) -> dict:
+  """Median latency of the raw-text `serving_default` against the same model on pre-tokenized input, batch 1 and 32.
+
+  Pre-tokenized input comes from the model's own `transform_features` signature, outside the timed calls.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_text  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
+
+  from models import text_bert  # pylint: disable=g-import-not-at-top
+  from pipelines import predict  # pylint: disable=g-import-not-at-top
+
+  loaded = tf.saved_model.load(model_dir)
+  serve = loaded.signatures["serving_default"]
+  result = {}
+  for batch in (1, 32):
+    batch_texts = [texts[i % len(texts)] for i in range(batch)]
+    raw = tf.constant(predict.serialized_examples([{"text": t.encode(), "label": b"positive"} for t in batch_texts]))
+    tokenized = loaded.signatures["transform_features"](examples=raw)
+    inputs = {k: tokenized[k] for k in text_bert.MODEL_INPUTS}
+
+    def median_ms(fn):
+      fn()  # warm-up
+      times = []
+      for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+      return 1000 * float(np.median(times))
+
+    raw_ms = median_ms(lambda: serve(examples=raw))
+    tokenized_ms = median_ms(lambda: loaded(inputs, training=False))
+    result[f"batch{batch}"] = {"raw_text_ms": raw_ms, "pretokenized_ms": tokenized_ms,
+                               "ratio": raw_ms / tokenized_ms}
+  return result
+
+
+def bert_benchmark(checkpoint: str, output: str, pipeline_epochs: int, timed_epochs: int) -> dict:
+  """text-bert: pipeline run, held-out accuracy, Trainer throughput ratio, serving latency ratio."""
+  import csv  # pylint: disable=g-import-not-at-top
+
+  from pipelines import predict, run_summary  # pylint: disable=g-import-not-at-top
+
+  started = time.time()
+  subprocess.run([MODELFAB, "run", "--preset", "text-bert", "--bert-checkpoint", checkpoint, "--output", output,
+                  "--epochs", str(pipeline_epochs), "--min-accuracy", "0"], check=True, stdout=subprocess.DEVNULL,
+                 cwd=REPO)
+  result = {"first_run_s": time.time() - started}
+  summary = run_summary.latest_run_summary(os.path.join(output, "metadata.sqlite"), "text-bert")
+  result["eval_accuracy"] = summary.metrics.get("sparse_categorical_accuracy")
+  with open(os.path.join(REPO, "data", "reviews-heldout", "heldout.csv"), encoding="utf-8") as f:
+    heldout = list(csv.DictReader(f))
+  model_dir = predict.resolve_model_dir(os.path.join(output, "serving", "text-bert"))
+  predictions = predict.predict_texts(model_dir, [r["text"] for r in heldout])
+  result["heldout_accuracy"] = sum(p == r["label"] for (p, _), r in zip(predictions, heldout)) / len(heldout)
+  result["heldout_majority_class"] = max(sum(r["label"] == c for r in heldout) for c in ("positive", "negative")) \
+      / len(heldout)
+  result.update(trainer_throughput(os.path.join(output, "pipeline"), timed_epochs, "text_bert",
+                                   {"bert_checkpoint": os.path.abspath(checkpoint)}))
+  result["serving_latency"] = serving_latency(model_dir, [r["text"] for r in heldout])
+  return result
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output", help="where the benchmark pipeline writes (default: a temp dir, removed)")
   parser.add_argument("--epochs", type=int, default=10, help="timed epochs for the throughput comparison")
   parser.add_argument("--skip-pipeline", action="store_true",
                       help="only the throughput part, on an existing --output run")
+  parser.add_argument("--bert-checkpoint", help="also benchmark the text-bert preset with this checkpoint directory")
+  parser.add_argument("--bert-epochs", type=int, default=2, help="epochs of the text-bert pipeline run")
+  parser.add_argument("--bert-timed-epochs", type=int, default=2, help="timed epochs for the BERT throughput")
   args = parser.parse_args()
   output = args.output or tempfile.mkdtemp(prefix="modelfab-bench-")
   results = {}
@@ -117,6 +187,9 @@ def main() -> None:
     results["eval_accuracy"] = summary.metrics.get("sparse_categorical_accuracy")
     results["blessed"] = summary.blessed
     results.update(trainer_throughput(os.path.join(output, "pipeline"), args.epochs))
+    if args.bert_checkpoint:
+      results["text_bert"] = bert_benchmark(args.bert_checkpoint, os.path.join(output, "text-bert"),
+                                            args.bert_epochs, args.bert_timed_epochs)
   finally:
     if not args.output:
       shutil.rmtree(output, ignore_errors=True)

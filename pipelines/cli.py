@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors "
                         "or tf_model.h5)")
   run.add_argument("--max-seq-length", type=int, help="text-bert: tokens per text, [CLS] and [SEP] included")
+  run.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (for GPUs)")
   run.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
   run.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
   run.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
@@ -90,7 +91,8 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                "image_size": args.image_size, "channels": args.channels,
-               "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length})
+               "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
+               "mixed_precision": True if args.mixed_precision else None})
 
 
 def _install_progress_printer(verbose: bool) -> None:
