@@ -32,7 +32,6 @@ def check_checkpoint_dir(path: str) -> str:
 
 def load_bert_encoder(path: str):
   """TFBertModel with every encoder weight from the checkpoint at `path`; raises CheckpointError on a mismatch."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from transformers import BertConfig, TFBertModel  # pylint: disable=g-import-not-at-top
 
   weights_file = check_checkpoint_dir(path)
@@ -55,7 +54,6 @@ def load_bert_encoder(path: str):
   if missing or info["mismatched_keys"]:
     raise CheckpointError(f"{os.path.join(path, weights_file)}: weights do not fit the config: missing {missing[:5]}"
                           f"{'...' if len(missing) > 5 else ''}, mismatched {info['mismatched_keys'][:5]}")
-  del tf
   return model
 
 

@@ -4,7 +4,7 @@
   tfx run create --engine local --pipeline_name digits-cnn
 
 Settings come from environment variables when run as a file: MODELFAB_PRESET (digits-cnn), MODELFAB_OUTPUT,
-MODELFAB_DATA, MODELFAB_EPOCHS.
+MODELFAB_DATA, MODELFAB_EPOCHS, MODELFAB_BERT_CHECKPOINT (text-bert).
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def config_from_env() -> config_lib.PipelineConfig:
   return config_lib.preset(
       os.environ.get("MODELFAB_PRESET", "digits-cnn"),
       output=os.environ.get("MODELFAB_OUTPUT"), data=os.environ.get("MODELFAB_DATA"),
-      hparams={"epochs": int(epochs) if epochs else None})
+      hparams={"epochs": int(epochs) if epochs else None,
+               "bert_checkpoint": os.environ.get("MODELFAB_BERT_CHECKPOINT")})
 
 
 if __name__ == "__main__":

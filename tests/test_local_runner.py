@@ -27,3 +27,15 @@ def test_tfx_cli_creates_and_runs_the_pipeline(tmp_path):
   assert summary.components["Trainer"] == "ran" and summary.components["Evaluator"] == "ran"
   assert summary.metrics["example_count"] > 0
   assert list((tmp_path / "out" / "pipeline" / "Trainer" / "model").glob("*/Format-Serving/saved_model.pb"))
+
+
+def test_environment_configures_the_runner(monkeypatch, tmp_path):
+  from pipelines import local_runner  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("MODELFAB_PRESET", "text-bert")
+  monkeypatch.setenv("MODELFAB_OUTPUT", str(tmp_path))
+  monkeypatch.setenv("MODELFAB_EPOCHS", "2")
+  monkeypatch.setenv("MODELFAB_BERT_CHECKPOINT", "/ckpt")
+  config = local_runner.config_from_env()
+  assert config.task == "text_bert" and config.output == str(tmp_path)
+  assert config.hparams == {"epochs": 2, "bert_checkpoint": "/ckpt"}
