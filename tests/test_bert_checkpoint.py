@@ -35,3 +35,18 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
   save_file(state, str(tmp_path / "ckpt" / "model.safetensors"), metadata={"format": "pt"})
   with pytest.raises(CheckpointError, match="encoder.layer.1.output.dense"):
     bert_checkpoint.load_bert_encoder(str(tmp_path / "ckpt"))
+
+
+def test_tf_model_h5_checkpoint_loads(tmp_path):
+  from transformers import BertConfig, TFBertModel  # pylint: disable=g-import-not-at-top
+
+  config = BertConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32, max_position_embeddings=32)
+  original = TFBertModel(config)
+  original(original.dummy_inputs)
+  original.save_pretrained(str(tmp_path / "ckpt"), safe_serialization=False)  # writes tf_model.h5
+  (tmp_path / "ckpt" / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
+  assert (tmp_path / "ckpt" / "tf_model.h5").is_file()
+  loaded = bert_checkpoint.load_bert_encoder(str(tmp_path / "ckpt"))
+  for a, b in zip(original.weights, loaded.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
