@@ -77,7 +77,3 @@ def check_image_file(path: str) -> None:
   except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
     raise DataError(f"{path}: corrupt or not an image ({e})") from e
 
-
-def class_names(root: str) -> List[str]:
-  """The sorted class-folder names under `root` (no file checks)."""
-  return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))

@@ -21,15 +21,14 @@ def check_data(config: PipelineConfig) -> int:
     return len(text_csv.check_text_data(config.data, config.text_column, config.label_column))
   if config.data_format == "image_folder":
     if "://" in config.data:
-      return config.num_classes or _required_num_classes(config)
+      if not config.num_classes:
+        raise DataError(f"{config.data}: remote data cannot be checked here; pass the number of classes "
+                        "(--num-classes)")
+      return config.num_classes
     return len({f.label for f in image_folder.list_image_folder(config.data)})
   if config.data_format == "tfrecord":
     return config.num_classes or count_tfrecord_classes(config.data)
   raise DataError(f"unknown data format {config.data_format!r}")
-
-
-def _required_num_classes(config: PipelineConfig) -> int:
-  raise DataError(f"{config.data}: remote data cannot be checked here; pass the number of classes (--num-classes)")
 
 
 def count_tfrecord_classes(data_dir: str, label_key: str = "label") -> int:
