@@ -40,9 +40,25 @@ def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Di
   return os.path.join(trainer_dir, "backup", key.hexdigest()[:16])
 
 
+LOG_EVERY_STEPS = 10  # batch-level TensorBoard scalars (loss, accuracy, learning rate) every this many steps
+
+
+class TrainingLogger(tf.keras.callbacks.TensorBoard):
+  """Keras' TensorBoard callback, plus the learning rate in the per-N-steps scalars (Keras logs it per epoch only)."""
+
+  def _implements_train_batch_hooks(self):
+    return True  # Keras calls batch hooks only when profiling; the per-N-steps scalars are written in them
+
+  def on_train_batch_end(self, batch, logs=None):
+    if isinstance(logs, dict):
+      logs = self._collect_learning_rate(dict(logs))
+    super().on_train_batch_end(batch, logs)
+
+
 def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf.keras.callbacks.Callback]:
+  """TensorBoard logs (per epoch and every LOG_EVERY_STEPS steps, model graph), early stopping, backup/restore."""
   return [
-      tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+      TrainingLogger(log_dir=log_dir, update_freq=int(hp.get("log_every_steps", LOG_EVERY_STEPS)), write_graph=True),
       tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(hp["early_stopping_patience"]),
                                        restore_best_weights=True),
       tf.keras.callbacks.BackupAndRestore(backup_dir),

@@ -1,4 +1,4 @@
-"""The `modelfab` command: run the pipeline, predict with a pushed model.
+"""The `modelfab` command: run the pipeline, predict with a pushed model, inspect runs.
 
 TensorFlow and TFX are imported only inside the subcommand that needs them, so `--help` and argument errors answer
 at once.
@@ -72,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
   predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
   predict.add_argument("--text", action="append", default=[], help="a text to classify (text models), repeatable")
   predict.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
+
+  runs = sub.add_parser("runs", help="list the runs recorded in the ML Metadata store of an output dir")
+  runs.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
+  runs.add_argument("--pipeline", help="only runs of this pipeline (preset name)")
+  runs.add_argument("--json", action="store_true", help="one JSON array with every field, for scripts")
+
+  board = sub.add_parser("tensorboard", help="serve TensorBoard on 127.0.0.1 over every trained run of an output dir")
+  board.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
+  board.add_argument("--port", type=int, default=6006, help="port on 127.0.0.1 (default: %(default)s)")
+  board.add_argument("--reload-interval", type=int, help="seconds between re-reads of the logs (TensorBoard's 5)")
+
+  report = sub.add_parser("report", help="write an HTML page (and PNG figures) about one run")
+  report.add_argument("run", nargs="?", help="run id or a unique prefix of it (default: the newest run)")
+  report.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
+  report.add_argument("--report-dir", help="where to write report.html and the figures "
+                                           "(default: <output>/reports/<pipeline>/<run>)")
   return parser
 
 
@@ -138,8 +154,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
   sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
   local_runner.run(config)
+  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
+
   summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)
+  tensorboard_logs.prepare_logdir(config.output)  # training curves and eval scalars, side by side per run
   print_summary(summary, time.time() - started)
+  output = args.output
+  print(f"inspect: modelfab runs --output {output} | modelfab tensorboard --output {output} | "
+        f"modelfab report --output {output}")
   return 0
 
 
@@ -184,6 +206,64 @@ def cmd_predict(args: argparse.Namespace) -> int:
   return 0
 
 
+def _metadata_path(output: str) -> str:
+  path = os.path.join(output, "metadata.sqlite")
+  if not os.path.isfile(path):
+    raise CliError(f"{path}: no ML Metadata store; run `modelfab run --output {output}` first")
+  return path
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+  from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+
+  runs = run_summary.list_runs(_metadata_path(args.output), args.pipeline)
+  if args.json:
+    import json  # pylint: disable=g-import-not-at-top
+
+    print(json.dumps([r.to_json() for r in runs], indent=2))
+    return 0
+  print(format_runs(runs))
+  return 0
+
+
+def format_runs(runs) -> str:
+  """The `modelfab runs` table: one line per run, newest last."""
+  header = ["RUN", "STARTED", "PIPELINE", "EXECUTED", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
+  rows = []
+  for r in runs:
+    executed = r.executed()
+    components = [n for n, state in r.components.items() if state != "resolved"]
+    ran = ("all" if len(executed) == len(components) else "none (all cached)" if not executed
+           else ",".join(executed))
+    metric = lambda name: f"{r.metrics[name]:.4f}" if name in r.metrics else "-"
+    blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
+    rows.append([r.run_id, r.started_text, r.pipeline_name, ran, metric("sparse_categorical_accuracy"),
+                 metric("macro_f1_score"), blessed, r.pushed_version or "-"])
+  widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+  return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header] + rows)
+
+
+def cmd_tensorboard(args: argparse.Namespace) -> int:
+  _metadata_path(args.output)
+  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
+
+  sys.argv = sys.argv[:1]
+  tensorboard_logs.serve(args.output, port=args.port, reload_seconds=args.reload_interval)
+  return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+  _metadata_path(args.output)
+  from pipelines import report  # pylint: disable=g-import-not-at-top
+
+  try:
+    path = report.build_report(args.output, args.run, args.report_dir)
+  except LookupError as e:
+    raise CliError(str(e.args[0] if e.args else e)) from e
+  print(f"report: {path}")
+  return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   _quiet_libraries(getattr(args, "verbose", False))
@@ -191,7 +271,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
 
   try:
-    return {"run": cmd_run, "predict": cmd_predict}[args.command](args)
+    commands = {"run": cmd_run, "predict": cmd_predict, "runs": cmd_runs, "tensorboard": cmd_tensorboard,
+                "report": cmd_report}
+    return commands[args.command](args)
   except (CliError, DataError, CheckpointError, FileNotFoundError) as e:
     print(f"modelfab: error: {e}", file=sys.stderr)
     return EXIT_USAGE

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional
+import datetime
+import os
+from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -17,10 +19,33 @@ class RunSummary:
   blessed: Optional[bool]
   pushed_to: Optional[str]
   baseline_model: Optional[str] = None  # URI of the model the Evaluator compared against, if any
+  pipeline_name: str = ""
+  started: float = 0.0  # seconds since the epoch
+  # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
+  outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
   def executed(self) -> List[str]:
     """Components that executed (not from cache) in this run; resolver nodes, which only query, are not counted."""
     return [name for name, state in self.components.items() if state == "ran"]
+
+  @property
+  def started_text(self) -> str:
+    return datetime.datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S")
+
+  @property
+  def pushed_version(self) -> Optional[str]:
+    return os.path.basename(self.pushed_to.rstrip("/")) if self.pushed_to else None
+
+  def output_uri(self, node: str, key: str) -> Optional[str]:
+    artifacts = self.outputs.get(node, {}).get(key)
+    return artifacts[0].uri if artifacts else None
+
+  def to_json(self) -> Dict[str, Any]:
+    """Plain data for `modelfab runs --json`."""
+    return {"run_id": self.run_id, "pipeline": self.pipeline_name, "started": self.started_text,
+            "components": self.components, "executed": self.executed(), "metrics": self.metrics,
+            "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
+            "baseline_model": self.baseline_model, "model": self.output_uri("Trainer", "model")}
 
 
 def open_store(metadata_path: str):
@@ -34,20 +59,46 @@ def open_store(metadata_path: str):
 
 def latest_run_summary(metadata_path: str, pipeline_name: str) -> RunSummary:
   """The summary of the newest run of `pipeline_name`."""
-  store = open_store(metadata_path)
-  runs = [c for c in store.get_contexts_by_type("pipeline_run")
-          if _belongs_to(store, c, pipeline_name)]
+  runs = list_runs(metadata_path, pipeline_name)
   if not runs:
     raise LookupError(f"no run of pipeline {pipeline_name!r} in {metadata_path}")
-  return summarize_run(store, max(runs, key=lambda c: c.id))
+  return runs[-1]
 
 
-def _belongs_to(store, run_context, pipeline_name: str) -> bool:
+def list_runs(metadata_path: str, pipeline_name: Optional[str] = None) -> List[RunSummary]:
+  """Every run in the store (of `pipeline_name`, if given), oldest first."""
+  if not os.path.isfile(metadata_path):
+    raise FileNotFoundError(f"{metadata_path}: no ML Metadata store (has a pipeline run with this output dir?)")
+  store = open_store(metadata_path)
+  runs = []
+  for context in sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id):
+    owner = _pipeline_of(store, context)
+    if pipeline_name is None or owner in (None, pipeline_name):
+      runs.append(summarize_run(store, context, owner or pipeline_name or ""))
+  return runs
+
+
+def find_run(metadata_path: str, run_id: Optional[str] = None) -> RunSummary:
+  """The run `run_id` (a unique prefix is enough), or the newest run of any pipeline."""
+  runs = list_runs(metadata_path)
+  if not runs:
+    raise LookupError(f"{metadata_path}: no pipeline runs recorded")
+  if run_id is None:
+    return runs[-1]
+  matches = [r for r in runs if r.run_id == run_id] or [r for r in runs if r.run_id.startswith(run_id)]
+  if len(matches) != 1:
+    known = ", ".join(r.run_id for r in runs[-5:])
+    raise LookupError(f"run {run_id!r} {'is ambiguous' if matches else 'not found'} in {metadata_path} "
+                      f"(newest runs: {known})")
+  return matches[0]
+
+
+def _pipeline_of(store, run_context) -> Optional[str]:
   parents = store.get_parent_contexts_by_context(run_context.id)
-  return not parents or any(p.name == pipeline_name for p in parents)
+  return parents[0].name if parents else None
 
 
-def summarize_run(store, run_context) -> RunSummary:
+def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   components: Dict[str, str] = {}
   outputs: Dict[str, Dict[str, list]] = {}
   baseline_model = None
@@ -71,7 +122,9 @@ def summarize_run(store, run_context) -> RunSummary:
   pushed = outputs.get("Pusher", {}).get("pushed_model")
   if pushed and pushed[0].custom_properties["pushed"].int_value == 1:
     pushed_to = pushed[0].custom_properties["pushed_destination"].string_value
-  return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model)
+  return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
+                    pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
+                    outputs=outputs)
 
 
 def _is_resolver(store, execution) -> bool:

@@ -97,6 +97,22 @@ def transformed_dataset(tmp_path_factory):
 _exit_status = {}
 
 
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory):
+  """One output dir with two real pipeline runs on 20 digits per class: the first blessed and pushed, the second
+  (2 epochs, so worse than its baseline) not blessed. Returns (output dir, [first run id, second run id])."""
+  from pipelines import cli, run_summary  # pylint: disable=g-import-not-at-top
+
+  root = tmp_path_factory.mktemp("two-runs")
+  data = copy_digits_subset(root / "digits", per_class=20)
+  output = root / "out"
+  common = ["run", "--data", str(data), "--output", str(output), "--min-accuracy", "0.3"]
+  assert cli.main(common + ["--epochs", "15"]) == 0
+  assert cli.main(common + ["--epochs", "2"]) == 0
+  runs = run_summary.list_runs(str(output / "metadata.sqlite"))
+  return output, [r.run_id for r in runs]
+
+
 def pytest_sessionfinish(session, exitstatus):
   _exit_status["code"] = int(exitstatus)
 

@@ -1,0 +1,95 @@
+"""One TensorBoard log directory over every run under an output dir, and the TensorBoard server on it.
+
+`<output>/tensorboard/<pipeline>/<run>/` holds, for each run that trained a model, links to that Trainer's Keras logs
+(`train`, `validation`: loss, accuracy, learning rate per epoch and every few steps, the model graph) and an
+`evaluation` folder with the Evaluator's metrics as scalars. Eval accuracy is written under the tag Keras uses for
+training accuracy (`epoch_accuracy`), at the last epoch, so it shows on the same chart as the training curves.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional
+
+from pipelines import run_summary
+
+LOGDIR_NAME = "tensorboard"
+EVALUATION_RUN = "evaluation"
+# TFMA metric name -> the Keras tag it shares a chart with; other metrics get an "eval_" prefix.
+SHARED_TAGS = {"sparse_categorical_accuracy": "epoch_accuracy"}
+
+
+def run_dir_name(summary: run_summary.RunSummary) -> str:
+  """`<pipeline>/<run id>`, with the characters TensorBoard URLs and file systems dislike replaced."""
+  return f"{summary.pipeline_name or 'pipeline'}/{summary.run_id.replace(':', '-')}"
+
+
+def eval_scalars(metrics: Dict[str, float]) -> Dict[str, float]:
+  """TensorBoard tags for the Evaluator's metrics (example_count left out: it is not a quality measure)."""
+  return {SHARED_TAGS.get(name, f"eval_{name}"): value for name, value in sorted(metrics.items())
+          if name != "example_count" and value == value}  # value == value drops NaN
+
+
+def prepare_logdir(output: str) -> List[str]:
+  """Builds `<output>/tensorboard` from the ML Metadata store; returns the run folders it holds (one per training).
+
+  Idempotent: links and evaluation scalars already there are kept.
+  """
+  output = os.path.abspath(output)
+  logdir = os.path.join(output, LOGDIR_NAME)
+  os.makedirs(logdir, exist_ok=True)
+  made = []
+  for summary in run_summary.list_runs(os.path.join(output, "metadata.sqlite")):
+    model_run = summary.output_uri("Trainer", "model_run")
+    if summary.components.get("Trainer") != "ran" or not model_run or not os.path.isdir(model_run):
+      continue  # a cached Trainer's logs belong to the run that trained it
+    run_dir = os.path.join(logdir, run_dir_name(summary))
+    os.makedirs(run_dir, exist_ok=True)
+    for name in sorted(os.listdir(model_run)):
+      link = os.path.join(run_dir, name)
+      if os.path.isdir(os.path.join(model_run, name)) and not os.path.lexists(link):
+        os.symlink(os.path.join(model_run, name), link)
+    evaluation_dir = os.path.join(run_dir, EVALUATION_RUN)
+    if summary.components.get("Evaluator") == "ran" and summary.metrics and not os.path.isdir(evaluation_dir):
+      write_scalars(evaluation_dir, eval_scalars(summary.metrics), step=last_epoch(model_run))
+    made.append(run_dir)
+  return made
+
+
+def last_epoch(model_run_dir: str) -> int:
+  """The step of the last per-epoch scalar in the Trainer's validation logs (0 when there is none)."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+
+  path = os.path.join(model_run_dir, "validation")
+  if not os.path.isdir(path):
+    return 0
+  accumulator = event_accumulator.EventAccumulator(path, size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  steps = [event.step for tag in accumulator.Tags()["tensors"] if tag.startswith("epoch_")
+           for event in accumulator.Tensors(tag)]
+  return max(steps, default=0)
+
+
+def write_scalars(log_dir: str, scalars: Dict[str, float], step: int) -> None:
+  """Writes `scalars` as one TensorBoard event file in `log_dir`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  writer = tf.summary.create_file_writer(log_dir)
+  with writer.as_default():
+    for tag, value in scalars.items():
+      tf.summary.scalar(tag, value, step=step)
+  writer.close()
+
+
+def serve(output: str, port: int = 6006, host: str = "127.0.0.1", reload_seconds: Optional[int] = None) -> None:
+  """Prepares the log dir and serves TensorBoard on host:port until interrupted."""
+  from tensorboard import program  # pylint: disable=g-import-not-at-top
+
+  runs = prepare_logdir(output)
+  logdir = os.path.join(os.path.abspath(output), LOGDIR_NAME)
+  print(f"[modelfab] {len(runs)} trained run(s) in {logdir}", flush=True)
+  board = program.TensorBoard()
+  argv = [None, "--logdir", logdir, "--host", host, "--port", str(port), "--load_fast", "false"]
+  if reload_seconds is not None:
+    argv += ["--reload_interval", str(reload_seconds)]
+  board.configure(argv=argv)
+  board.main()
