@@ -1,0 +1,116 @@
+"""`modelfab report`: the HTML page and PNG figures of a run, rendered in headless Chromium."""
+import pathlib
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from pipelines import cli, report, run_summary
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _stats():
+  stats = statistics_pb2.DatasetFeatureStatistics(num_examples=30)
+  label = stats.features.add(type=statistics_pb2.FeatureNameStatistics.STRING)
+  label.path.step.append("label")
+  label.string_stats.common_stats.num_non_missing = 28
+  label.string_stats.common_stats.num_missing = 2
+  label.string_stats.unique = 2
+  label.string_stats.avg_length = 3.0
+  for name, count in (("cat", 20), ("dog", 8)):
+    label.string_stats.top_values.add(value=name, frequency=count)
+    label.string_stats.rank_histogram.buckets.add(label=name, sample_count=count)
+  size = stats.features.add(type=statistics_pb2.FeatureNameStatistics.FLOAT)
+  size.path.step.append("size")
+  size.num_stats.common_stats.num_non_missing = 30
+  size.num_stats.mean, size.num_stats.std_dev, size.num_stats.min, size.num_stats.max = 2.5, 0.5, 1.0, 4.0
+  return stats
+
+
+def test_feature_rows_and_label_counts_from_statistics():
+  rows = {row["feature"]: row for row in report.feature_rows(_stats())}
+  assert rows["label"]["type"] == "STRING" and rows["label"]["missing"] == "6.7%"
+  assert "2 unique" in rows["label"]["summary"] and "cat (20)" in rows["label"]["summary"]
+  assert rows["size"]["summary"] == "mean 2.5, std 0.5, min 1, max 4"
+  assert report.label_counts(_stats()) == {"cat": 20, "dog": 8}
+
+
+def test_confusion_matrix_figure_is_a_png_of_the_class_grid():
+  figure = report.plot_confusion_matrix(np.array([[5.0, 1.0], [0.0, 4.0]]), ["cat", "dog"])
+  assert figure.png.startswith(b"\x89PNG") and figure.name == "confusion_matrix"
+
+
+def test_classes_sort_by_number_then_name():
+  assert sorted(["10", "9", "b", "1", "a"], key=report._natural_key) == ["1", "9", "10", "a", "b"]
+
+
+def _report(output, run_id, tmp_path, capsys):
+  report_dir = tmp_path / run_id.replace(":", "-")
+  assert cli.main(["report", "--output", str(output), run_id, "--report-dir", str(report_dir)]) == 0
+  assert capsys.readouterr().out.strip() == f"report: {report_dir / 'report.html'}"
+  return report_dir
+
+
+def test_report_of_blessed_run_has_figures_metrics_and_lineage(two_runs, tmp_path, capsys):
+  output, run_ids = two_runs
+  report_dir = _report(output, run_ids[0], tmp_path, capsys)
+  for name in ("confusion_matrix", "training_curves", "per_class", "label_counts"):
+    with Image.open(report_dir / f"{name}.png") as image:
+      assert image.width > 200 and image.height > 150
+  page = (report_dir / "report.html").read_text()
+  summary = run_summary.find_run(str(output / "metadata.sqlite"), run_ids[0])
+  assert f"{summary.metrics['sparse_categorical_accuracy']:.4f}" in page
+  assert "id='verdict'>BLESSED<" in page and "SparseCategoricalAccuracy &gt;= 0.3" in page
+  assert "train split:" in page and "eval split:" in page
+  for artifact in ("PushedModel", "Model", "TransformGraph", "Examples", "Schema"):
+    assert f"{artifact} #" in page
+  assert f"read from {output.parent / 'digits'}" in page  # lineage reaches the data ExampleGen read
+  assert "src='data:image/png;base64," in page and "<link" not in page  # self-contained
+
+
+def test_report_of_rejected_run_shows_failed_check_and_baseline(two_runs, tmp_path, capsys):
+  output, run_ids = two_runs
+  page = (_report(output, run_ids[1], tmp_path, capsys) / "report.html").read_text()
+  first = run_summary.find_run(str(output / "metadata.sqlite"), run_ids[0])
+  assert "id='verdict'>NOT BLESSED<" in page and "Failed checks" in page
+  assert f"Baseline: {first.output_uri('Trainer', 'model')}" in page
+  assert "nothing pushed" in page
+
+
+def test_report_of_unknown_run_is_a_usage_error(two_runs, capsys):
+  output, _ = two_runs
+  assert cli.main(["report", "--output", str(output), "1999-01-01"]) == cli.EXIT_USAGE
+  assert "not found" in capsys.readouterr().err
+
+
+def _chromium(*args, timeout=120):
+  return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking", "--hide-scrollbars", *args],
+                        capture_output=True, text=True, timeout=timeout, check=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
+  output, run_ids = two_runs
+  report_dir = _report(output, run_ids[0], tmp_path, capsys)
+  url = (report_dir / "report.html").as_uri()
+  dom = _chromium("--dump-dom", url).stdout
+  body = re.search(r"<body[^>]*>", dom).group(0)
+  figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
+  assert figures == 4 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
+  matrix = re.search(r'<figure id="confusion-matrix"><img alt="Confusion matrix" src="data:image/png', dom)
+  assert matrix, "the confusion matrix figure is not on the rendered page"
+  per_class = re.search(r'<table id="per-class-metrics">(.*?)</table>', dom).group(1)
+  assert per_class.count("<tr>") == 11  # header + 10 digits
+  summary = run_summary.find_run(str(output / "metadata.sqlite"), run_ids[0])
+  assert f"<td>{summary.metrics['macro_f1_score']:.4f}</td>" in dom
+  screenshot = tmp_path / "page.png"
+  _chromium("--window-size=1200,3000", f"--screenshot={screenshot}", url)
+  with Image.open(screenshot) as image:
+    pixels = np.asarray(image.convert("L"))
+  assert pixels.shape == (3000, 1200) and (pixels < 100).mean() > 0.005  # text and figures drawn, not a blank page
