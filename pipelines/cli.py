@@ -35,35 +35,39 @@ def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="modelfab", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True)
 
-  run = sub.add_parser("run", help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
-  run.add_argument("--preset", default="digits-cnn", choices=sorted(config_lib.PRESETS))
-  run.add_argument("--data", help="data location (default: the preset's embedded data)")
-  run.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
-                   help="image_folder (<data>/<class>/<image>) or tfrecord (files of tf.Example)")
+  settings = argparse.ArgumentParser(add_help=False)  # pipeline settings shared by `run` and `compile`
+  settings.add_argument("--preset", default="digits-cnn", choices=sorted(config_lib.PRESETS))
+  settings.add_argument("--data", help="data location (default: the preset's embedded data)")
+  settings.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
+                        help="image_folder (<data>/<class>/<image>) or tfrecord (files of tf.Example)")
+  settings.add_argument("--epochs", type=int)
+  settings.add_argument("--batch-size", type=int)
+  settings.add_argument("--learning-rate", type=float)
+  settings.add_argument("--image-size", type=int, help="images are resized to this height and width")
+  settings.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+  settings.add_argument("--bert-checkpoint", metavar="DIR",
+                        help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, "
+                             "model.safetensors or tf_model.h5)")
+  settings.add_argument("--max-seq-length", type=int, help="text-bert: tokens per text, [CLS] and [SEP] included")
+  settings.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (for GPUs)")
+  settings.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
+  settings.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
+  settings.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
+  settings.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
+  settings.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
+  settings.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
+  settings.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
+  settings.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
+  settings.add_argument("--model-name", help="name of the serving directory: <output>/serving/<model-name>/<version>")
+  settings.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                        help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=DataflowRunner)")
+  settings.add_argument("--no-cache", action="store_true",
+                        help="execute every component even when inputs are unchanged")
+
+  run = sub.add_parser("run", parents=[settings],
+                       help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
   run.add_argument("--output", default="modelfab-output",
                    help="pipeline root, ML Metadata store and serving dir go under it (default: %(default)s)")
-  run.add_argument("--epochs", type=int)
-  run.add_argument("--batch-size", type=int)
-  run.add_argument("--learning-rate", type=float)
-  run.add_argument("--image-size", type=int, help="images are resized to this height and width")
-  run.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
-  run.add_argument("--bert-checkpoint", metavar="DIR",
-                   help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors "
-                        "or tf_model.h5)")
-  run.add_argument("--max-seq-length", type=int, help="text-bert: tokens per text, [CLS] and [SEP] included")
-  run.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (for GPUs)")
-  run.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
-  run.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
-  run.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
-  run.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
-  run.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
-  run.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
-  run.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
-  run.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
-  run.add_argument("--model-name", help="name of the serving directory: <output>/serving/<model-name>/<version>")
-  run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
-                   help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--direct_num_workers=2)")
-  run.add_argument("--no-cache", action="store_true", help="execute every component even when inputs are unchanged")
   run.add_argument("--verbose", action="store_true", help="full TFX/Beam logs")
 
   predict = sub.add_parser("predict", help="classify images with a pushed model (raw bytes through serving_default)")
@@ -72,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
   predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
   predict.add_argument("--text", action="append", default=[], help="a text to classify (text models), repeatable")
   predict.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
+
+  compile_ = sub.add_parser("compile", parents=[settings],
+                            help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) or Vertex AI (.json)")
+  compile_.add_argument("--output", default="pipeline.yaml",
+                        help="the compiled file: .yaml = KFP v2 PipelineSpec, .json = Vertex AI PipelineJob "
+                             "(default: %(default)s)")
+  compile_.add_argument("--image", required=True, help="container image built from this repository's Dockerfile")
+  compile_.add_argument("--pipeline-root", required=True,
+                        help="where artifacts (<root>/pipeline) and pushed models (<root>/serving) go, e.g. gs://...")
+  compile_.add_argument("--workers", type=int, default=1,
+                        help="Trainer workers; more than 1 trains as a Vertex AI job under MultiWorkerMirroredStrategy")
+  compile_.add_argument("--project", help="Google Cloud project (for --workers > 1)")
+  compile_.add_argument("--region", help="Google Cloud region (for --workers > 1)")
+  compile_.add_argument("--machine-type", help="machine type of each Trainer worker (default: n1-standard-8)")
 
   runs = sub.add_parser("runs", help="list the runs recorded in the ML Metadata store of an output dir")
   runs.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
@@ -99,8 +117,13 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
   if args.max_seq_length is not None and args.max_seq_length < 3:
     raise CliError(f"--max-seq-length must be at least 3, got {args.max_seq_length}")
   base = config_lib.PRESETS[args.preset]
+  compiling = args.command == "compile"
   return config_lib.preset(
-      args.preset, data=args.data, data_format=args.data_format, output=args.output, strategy=args.strategy,
+      args.preset, data=args.data, data_format=args.data_format,
+      output=args.pipeline_root if compiling else args.output, strategy=args.strategy,
+      trainer_workers=args.workers if compiling else None, gcp_project=getattr(args, "project", None),
+      gcp_region=getattr(args, "region", None), trainer_machine_type=getattr(args, "machine_type", None),
+      image=getattr(args, "image", None),
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       text_column=args.text_column, label_column=args.label_column,
@@ -175,6 +198,23 @@ def print_summary(summary, seconds: float) -> None:
   if summary.blessed is not None:
     print("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
   print(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "pushed: no")
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+  config = config_from_args(args)
+  try:
+    config.check_trainer_workers()
+  except ValueError as e:
+    raise CliError(str(e)) from e
+  from pipelines import kubeflow_v2_runner  # pylint: disable=g-import-not-at-top
+
+  if os.path.splitext(args.output)[1].lower() not in kubeflow_v2_runner.OUTPUT_KINDS:
+    raise CliError(f"--output {args.output}: must end in .yaml (Kubeflow Pipelines) or .json (Vertex AI)")
+  sys.argv = sys.argv[:1]
+  path = kubeflow_v2_runner.compile_pipeline(config, args.output, args.image)
+  kind = kubeflow_v2_runner.OUTPUT_KINDS[os.path.splitext(path)[1].lower()]
+  print(f"compiled {config.pipeline_name} for {kind}: {path}")
+  return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -271,7 +311,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
 
   try:
-    commands = {"run": cmd_run, "predict": cmd_predict, "runs": cmd_runs, "tensorboard": cmd_tensorboard,
+    commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs, "tensorboard": cmd_tensorboard,
                 "report": cmd_report}
     return commands[args.command](args)
   except (CliError, DataError, CheckpointError, FileNotFoundError) as e:

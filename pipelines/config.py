@@ -44,6 +44,13 @@ class PipelineConfig:
   schema: Optional[str] = None  # a curated schema.pbtxt to validate against (else SchemaGen infers one)
   beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
   enable_cache: bool = True
+  # Kubeflow / Vertex AI only: more than one Trainer worker runs training as a Vertex AI custom job with that many
+  # replicas of `image` (pool 0 is the chief) under MultiWorkerMirroredStrategy.
+  trainer_workers: int = 1
+  gcp_project: Optional[str] = None
+  gcp_region: Optional[str] = None
+  trainer_machine_type: str = "n1-standard-8"
+  image: Optional[str] = None
 
   @property
   def pipeline_root(self) -> str:
@@ -68,8 +75,23 @@ class PipelineConfig:
 
   def module_custom_config(self) -> Dict[str, Any]:
     """What Transform and Trainer module code receive as `custom_config`."""
-    return {"task": self.task, "hparams": dict(self.hparams), "strategy": self.strategy,
+    strategy = "multi_worker" if self.trainer_workers > 1 else self.strategy
+    return {"task": self.task, "hparams": dict(self.hparams), "strategy": strategy,
             "tpu_address": self.tpu_address, "code_fingerprint": code_fingerprint()}
+
+  def check_trainer_workers(self) -> None:
+    """Raises ValueError when `trainer_workers` > 1 lacks what a Vertex AI training job needs."""
+    if self.trainer_workers < 1:
+      raise ValueError(f"trainer workers must be at least 1, got {self.trainer_workers}")
+    if self.trainer_workers == 1:
+      return
+    if self.strategy not in ("auto", "multi_worker"):
+      raise ValueError(f"{self.trainer_workers} trainer workers need strategy multi_worker, not {self.strategy!r}")
+    missing = [flag for flag, value in (("--project", self.gcp_project), ("--region", self.gcp_region),
+                                        ("--image", self.image)) if not value]
+    if missing:
+      raise ValueError(f"{self.trainer_workers} trainer workers run as a Vertex AI training job, which needs "
+                       f"{', '.join(missing)}")
 
 
 PRESETS: Dict[str, PipelineConfig] = {

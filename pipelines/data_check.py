@@ -8,9 +8,12 @@ from components.image_folder import DataError
 from pipelines.config import PipelineConfig
 
 
-def check_data(config: PipelineConfig) -> int:
-  """Raises DataError (or CheckpointError) naming the bad path; returns the number of classes."""
-  if config.task == "text_bert":
+def check_data(config: PipelineConfig, check_checkpoint: bool = True) -> int:
+  """Raises DataError (or CheckpointError) naming the bad path; returns the number of classes.
+
+  check_checkpoint=False skips the BERT checkpoint (when compiling, it is a path inside the container image).
+  """
+  if config.task == "text_bert" and check_checkpoint:
     from models import bert_checkpoint  # pylint: disable=g-import-not-at-top
 
     if not config.hparams.get("bert_checkpoint"):

@@ -17,6 +17,8 @@ from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components.anomalies_gate import AnomaliesGate
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+
 from components.baseline_resolver import PreviousBlessedModelStrategy
 from components.image_example_gen import ImageExampleGen
 from components.text_csv_example_gen import TextCsvExampleGen
@@ -49,10 +51,47 @@ def make_example_gen(config: PipelineConfig):
   raise ValueError(f"unknown data format {config.data_format!r}")
 
 
+ORCHESTRATORS = ("local", "kubeflow")
+
+
+def make_trainer(config: PipelineConfig, module_config, transform, schema_gen):
+  """The Trainer; with `trainer_workers` > 1, TFX's Vertex AI Trainer, which runs `run_fn` on that many replicas."""
+  inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+                transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"])
+  config.check_trainer_workers()
+  if config.trainer_workers == 1:
+    return Trainer(custom_config=module_config, **inputs)
+  from tfx.extensions.google_cloud_ai_platform import constants  # pylint: disable=g-import-not-at-top
+  from tfx.extensions.google_cloud_ai_platform.trainer import component as vertex_trainer  # pylint: disable=g-import-not-at-top
+  from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_executor  # pylint: disable=g-import-not-at-top
+
+  return vertex_trainer.Trainer(custom_config={
+      **module_config,
+      constants.ENABLE_VERTEX_KEY: True,
+      constants.VERTEX_REGION_KEY: config.gcp_region,
+      vertex_executor.TRAINING_ARGS_KEY: vertex_job_spec(config),
+  }, **inputs)
+
+
+def vertex_job_spec(config: PipelineConfig):
+  """A Vertex AI CustomJob spec: pool 0 is the chief (1 replica), pool 1 the other workers."""
+  pool = lambda count: {"machine_spec": {"machine_type": config.trainer_machine_type}, "replica_count": count,
+                        "container_spec": {"image_uri": config.image}}
+  return {"project": config.gcp_project, "worker_pool_specs": [pool(1), pool(config.trainer_workers - 1)]}
+
+
 def create_pipeline(config: PipelineConfig, num_classes: int,
-                    metadata_connection_config: Optional[object] = None) -> tfx_pipeline.Pipeline:
+                    metadata_connection_config: Optional[object] = None,
+                    orchestrator: str = "local") -> tfx_pipeline.Pipeline:
   """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> Trainer ->
-  baseline Resolver -> Evaluator -> Pusher, wired from `config`."""
+  baseline Resolver -> Evaluator -> Pusher, wired from `config`.
+
+  orchestrator: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner). Kubeflow accepts only TFX's own
+  resolver strategies, so there the baseline is LatestBlessedModelStrategy's (resolved before the Trainer; an
+  unchanged re-run then compares the model with itself) instead of modelfab's "previous blessed" strategy.
+  """
+  if orchestrator not in ORCHESTRATORS:
+    raise ValueError(f"unknown orchestrator {orchestrator!r}; choose one of {', '.join(ORCHESTRATORS)}")
   module_config = config.module_custom_config()
   # Transform sees only the hyperparameters it uses, so changing e.g. the learning rate re-runs the Trainer only.
   transform_hparams = tasks.get_task(config.task).TRANSFORM_HPARAMS
@@ -72,15 +111,18 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       preprocessing_fn=PREPROCESSING_FN.format(task=config.task), custom_config=transform_config,
       disable_statistics=True)  # StatisticsGen already covers the raw data; this saved ~20 s of a 2-core run
   transform.add_upstream_node(anomalies_gate)
-  trainer = Trainer(
-      run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
-      transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
-      custom_config=module_config)
-  baseline_resolver = Resolver(
-      strategy_class=PreviousBlessedModelStrategy,
-      model=Channel(type=standard_artifacts.Model),
-      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-      candidate=trainer.outputs["model"]).with_id("baseline_resolver")
+  trainer = make_trainer(config, module_config, transform, schema_gen)
+  if orchestrator == "kubeflow":
+    baseline_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id("baseline_resolver")
+  else:
+    baseline_resolver = Resolver(
+        strategy_class=PreviousBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        candidate=trainer.outputs["model"]).with_id("baseline_resolver")
   evaluator = Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"],
