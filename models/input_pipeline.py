@@ -26,15 +26,22 @@ def count_examples(file_pattern) -> int:
 
 
 def make_dataset(file_pattern, tf_transform_output: tft.TFTransformOutput, batch_size: int,
-                 training: bool) -> tf.data.Dataset:
+                 training: bool, num_workers: int = 1) -> tf.data.Dataset:
   """Batches of (transformed features, integer label) from Transform's gzipped tf.Example output.
 
   The serialized records are cached in memory after the first pass, so later epochs read no file. For training the
   dataset is shuffled and repeated (the Trainer sets steps_per_epoch); for evaluation it is one ordered pass.
+  `num_workers`: workers of a multi-worker cluster, which each read a shard.
   """
   feature_spec = tf_transform_output.transformed_feature_spec()
-  dataset = tf.data.TFRecordDataset(_record_files(file_pattern), compression_type="GZIP",
-                                    num_parallel_reads=tf.data.AUTOTUNE).cache()
+  files = _record_files(file_pattern)
+  dataset = tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE).cache()
+  if len(files) < num_workers:
+    # Multi-worker training shards by file by default and fails with fewer files than workers (Transform often
+    # writes one): shard by example instead.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
   if training:
     dataset = dataset.shuffle(10_000, seed=_SHUFFLE_SEED, reshuffle_each_iteration=True).repeat()
   dataset = dataset.batch(batch_size, drop_remainder=training)

@@ -15,8 +15,12 @@ from models import features
 
 
 def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
-                            serving_feature_keys: Iterable[str]) -> Dict[str, tf.types.experimental.ConcreteFunction]:
-  """Builds both signatures for `model`; `serving_feature_keys` are the raw features a client must send."""
+                            serving_feature_keys: Iterable[str]) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
+  """Builds both signatures for `model`; `serving_feature_keys` are the raw features a client must send.
+
+  They are tf.functions with an input signature, not concrete functions: a model trained under
+  MultiWorkerMirroredStrategy (distributed variables) can be saved only that way.
+  """
   model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so the graph is saved with the model
   raw_spec = tf_transform_output.raw_feature_spec()
   serving_keys = list(serving_feature_keys)
@@ -44,7 +48,4 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
     raw_features = tf.io.parse_example(serialized_examples, raw_spec)
     return model.tft_layer(raw_features)
 
-  return {
-      "serving_default": serve_tf_examples_fn.get_concrete_function(),
-      features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn.get_concrete_function(),
-  }
+  return {"serving_default": serve_tf_examples_fn, features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn}

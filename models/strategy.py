@@ -21,7 +21,8 @@ def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.di
 
   auto: MirroredStrategy when this machine has 2 or more GPUs, else the default strategy.
   default: the default (no-op) strategy: one device.
-  mirrored: synchronous data parallelism over the local GPUs (or CPU when there is none).
+  mirrored: synchronous data parallelism over the local GPUs; without GPUs, over the logical CPU devices (one
+    unless the CPU was split with tf.config.set_logical_device_configuration).
   multi_worker: MultiWorkerMirroredStrategy; the cluster comes from the TF_CONFIG environment variable.
   tpu: TPUStrategy on `tpu_address` (grpc://host:port, a TPU name, or "local" on a TPU VM); fails fast when no TPU
     is reachable.
@@ -33,7 +34,9 @@ def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.di
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+    if tf.config.list_logical_devices("GPU"):
+      return tf.distribute.MirroredStrategy()
+    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
   if name == "multi_worker":
     _check_tf_config()
     return tf.distribute.MultiWorkerMirroredStrategy()
@@ -80,6 +83,15 @@ def _listdir(path: str):
     return os.listdir(path)
   except OSError:
     return []
+
+
+def num_workers() -> int:
+  """Worker processes in the TF_CONFIG cluster (chief included); 1 without TF_CONFIG."""
+  raw = os.environ.get("TF_CONFIG")
+  if not raw:
+    return 1
+  cluster = json.loads(raw).get("cluster", {})
+  return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
 
 
 def is_chief() -> bool:

@@ -77,8 +77,11 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   num_train = input_pipeline.count_examples(train_files)
   steps_per_epoch = max(1, num_train // batch_size)
   epochs = int(hp["epochs"])
-  train_ds = input_pipeline.make_dataset(train_files, tf_transform_output, batch_size, training=True)
-  eval_ds = input_pipeline.make_dataset(eval_files, tf_transform_output, batch_size, training=False)
+  workers = strategy.num_workers() if isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy) else 1
+  train_ds = input_pipeline.make_dataset(train_files, tf_transform_output, batch_size, training=True,
+                                         num_workers=workers)
+  eval_ds = input_pipeline.make_dataset(eval_files, tf_transform_output, batch_size, training=False,
+                                        num_workers=workers)
   with dist.scope():
     model = task.build_model(hp, num_classes)
     optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
