@@ -110,3 +110,14 @@ def test_bad_compile_options_are_usage_errors(tmp_path, capsys, args, message):
 def test_repository_paths_map_into_the_image():
   assert kubeflow_v2_runner.in_container(str(config.DATA_DIR / "reviews")) == "/modelfab/data/reviews"
   assert kubeflow_v2_runner.in_container("gs://bucket/data") == "gs://bucket/data"
+
+
+def test_dockerfile_pins_tfx_installs_the_lock_and_every_package():
+  dockerfile = (config.REPO_ROOT / "Dockerfile").read_text()
+  pyproject = (config.REPO_ROOT / "pyproject.toml").read_text()
+  tfx_version = pyproject.split('"tfx[kfp]==', 1)[1].split('"', 1)[0]
+  assert f"FROM gcr.io/tfx-oss-public/tfx:{tfx_version}\n" in dockerfile
+  assert "COPY requirements.lock" in dockerfile and "-r requirements.lock" in dockerfile
+  for package in ("pipelines", "components", "models", "data"):  # dotted module paths and the embedded data
+    assert f"COPY {package} ./{package}" in dockerfile
+  assert f"WORKDIR {kubeflow_v2_runner.CONTAINER_ROOT}" in dockerfile
