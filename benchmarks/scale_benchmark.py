@@ -3,9 +3,9 @@
   python benchmarks/scale_benchmark.py [--examples N] [--skip-transform] [--skip-multi-worker]
 
 1. Transform throughput (examples/s) of the image task's preprocessing_fn on real tf.Transform, on Beam's
-   DirectRunner in multi_processing mode with 1 and with 2 workers, over N synthetic 8x8 PNG digits (analyze: full
-   pass for the mean/std and the label vocabulary; transform; write gzipped TFRecords). Wall clock per pipeline,
-   worker start-up included; the scaling ratio is 2-worker throughput / 1-worker throughput.
+   DirectRunner in multi_processing mode with 1 and with 2 workers, over N synthetic 8x8 PNG digits read from 8
+   TFRecord shards (read; analyze: full pass for the mean/std and the label vocabulary; transform; write gzipped
+   TFRecords). Wall clock per pipeline, worker start-up included; scaling ratio = 2-worker / 1-worker throughput.
 2. Multi-worker training: the CNN on Transform output, trained by one process (default strategy) and by a
    2-process MultiWorkerMirroredStrategy cluster on 127.0.0.1 (tests/distributed_train.py), same per-worker batch.
    Reported: seconds per step of model.fit (start-up excluded) and the ratio multi-worker / single.
@@ -48,8 +48,39 @@ def synthetic_digits(count: int):
   return examples
 
 
-def transform_seconds(raw, workers: int, work_dir: str) -> float:
-  """Wall time of analyze + transform + write on DirectRunner multi_processing with `workers` workers."""
+def write_raw_shards(raw, directory: str, shards: int = 8) -> str:
+  """Writes the raw examples as serialized tf.Examples into `shards` TFRecord files; returns their glob pattern."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  os.makedirs(directory, exist_ok=True)
+  writers = [tf.io.TFRecordWriter(os.path.join(directory, f"raw-{i:05d}.tfrecord")) for i in range(shards)]
+  for i, example in enumerate(raw):
+    proto = tf.train.Example(features=tf.train.Features(feature={
+        k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[v])) for k, v in example.items()}))
+    writers[i % shards].write(proto.SerializeToString())
+  for writer in writers:
+    writer.close()
+  return os.path.join(directory, "raw-*.tfrecord")
+
+
+def decode_raw_example(record: bytes):
+  """A serialized raw tf.Example -> {"image": bytes, "label": bytes}."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  feature = tf.train.Example.FromString(record).features.feature
+  return {key: feature[key].bytes_list.value[0] for key in ("image", "label")}
+
+
+def _cpu_seconds() -> float:
+  import resource  # pylint: disable=g-import-not-at-top
+
+  own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+  return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def transform_seconds(raw_pattern: str, workers: int, work_dir: str):
+  """(wall seconds, cores busy on average) of read + analyze + transform + write on DirectRunner multi_processing
+  with `workers` workers; the CPU time of worker processes counts once they have exited."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
@@ -64,17 +95,19 @@ def transform_seconds(raw, workers: int, work_dir: str) -> float:
   options = PipelineOptions(["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"])
   preprocessing_fn = functools.partial(image_cnn.preprocessing_fn,
                                        custom_config={"hparams": {"image_size": 8, "channels": 1}})
-  started = time.time()
+  started, cpu_started = time.time(), _cpu_seconds()
   with beam.Pipeline(options=options) as pipeline:
     with tft_beam.Context(temp_dir=os.path.join(work_dir, "tmp"), force_tf_compat_v1=False):
-      examples = pipeline | "Create" >> beam.Create(raw, reshuffle=True)
+      examples = (pipeline | "Read" >> beam.io.ReadFromTFRecord(raw_pattern)
+                  | "Decode" >> beam.Map(decode_raw_example))
       (transformed, transformed_metadata), _ = (
           (examples, metadata) | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn,
                                                                      output_record_batches=False))
       coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
       _ = (transformed | "Encode" >> beam.Map(coder.encode)
            | "Write" >> beam.io.WriteToTFRecord(os.path.join(work_dir, "out", "data"), file_name_suffix=".gz"))
-  return time.time() - started
+  seconds = time.time() - started
+  return seconds, (_cpu_seconds() - cpu_started) / seconds
 
 
 def multi_worker_step_times(work_dir: str) -> dict:
@@ -120,10 +153,12 @@ def main() -> None:
   results = {"cpu_count": os.cpu_count()}
   with tempfile.TemporaryDirectory(prefix="modelfab-scale-") as work:
     if not args.skip_transform:
-      raw = synthetic_digits(args.examples)
-      seconds = {w: transform_seconds(raw, w, os.path.join(work, f"transform{w}")) for w in (1, 2)}
+      pattern = write_raw_shards(synthetic_digits(args.examples), os.path.join(work, "raw"))
+      measured = {w: transform_seconds(pattern, w, os.path.join(work, f"transform{w}")) for w in (1, 2)}
+      seconds = {w: m[0] for w, m in measured.items()}
       results["transform"] = {"examples": args.examples,
                               **{f"seconds_{w}_workers": s for w, s in seconds.items()},
+                              **{f"cores_busy_{w}_workers": m[1] for w, m in measured.items()},
                               **{f"examples_per_second_{w}_workers": args.examples / s for w, s in seconds.items()},
                               "scaling_ratio": seconds[1] / seconds[2]}
       print(json.dumps(results["transform"]), flush=True)

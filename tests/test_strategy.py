@@ -67,3 +67,11 @@ def test_is_chief(monkeypatch, tf_config, chief):
   else:
     monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
   assert strategy.is_chief() is chief
+
+
+def test_num_workers_counts_chief_and_workers(monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  assert strategy.num_workers() == 1
+  monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:2", "c:3"]},
+                                              "task": {"type": "worker", "index": 0}}))
+  assert strategy.num_workers() == 3
