@@ -146,7 +146,7 @@ def multi_worker_step_times(work_dir: str) -> dict:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--examples", type=int, default=40_000, help="synthetic examples for the Transform benchmark")
+  parser.add_argument("--examples", type=int, default=400_000, help="synthetic examples for the Transform benchmark")
   parser.add_argument("--skip-transform", action="store_true")
   parser.add_argument("--skip-multi-worker", action="store_true")
   args = parser.parse_args()

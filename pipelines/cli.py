@@ -170,9 +170,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
   print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
   check_data(config)  # fails here, in a second, on a bad folder
+  from pipelines import local_runner  # pylint: disable=g-import-not-at-top
+
+  if not config.beam_args:
+    config = local_runner.with_beam_defaults(config)
+    mode = "multi-processing on all cores" if config.beam_args else "in one process"
+    print(f"[modelfab] Beam DirectRunner {mode} (default for this data size; --beam-arg overrides)", flush=True)
   _install_progress_printer(args.verbose)
   started = time.time()
-  from pipelines import local_runner  # pylint: disable=g-import-not-at-top
   from pipelines import run_summary  # pylint: disable=g-import-not-at-top
 
   sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs

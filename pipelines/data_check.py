@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from components import image_folder, text_csv
 from components.image_folder import DataError
@@ -32,6 +33,29 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True) -> int:
   if config.data_format == "tfrecord":
     return config.num_classes or count_tfrecord_classes(config.data)
   raise DataError(f"unknown data format {config.data_format!r}")
+
+
+def estimate_examples(config: PipelineConfig) -> Optional[int]:
+  """How many examples the data holds, cheaply (files or CSV lines, records); None for remote data."""
+  if "://" in config.data:
+    return None
+  if config.data_format == "image_folder":
+    return sum(1 for _, _, names in os.walk(config.data) for name in names
+               if os.path.splitext(name)[1].lower() in image_folder.IMAGE_EXTENSIONS)
+  if config.data_format == "text_csv":
+    return sum(max(0, _line_count(path) - 1) for path in text_csv.list_csv_files(config.data))
+  if config.data_format == "tfrecord":
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    files = sorted(os.path.join(config.data, n) for n in os.listdir(config.data) if not n.startswith("."))
+    return sum(int(tf.data.TFRecordDataset(f, compression_type="GZIP" if f.endswith(".gz") else "").reduce(
+        0, lambda n, _: n + 1)) for f in files)
+  return None
+
+
+def _line_count(path: str) -> int:
+  with open(path, "rb") as f:
+    return sum(1 for _ in f)
 
 
 def count_tfrecord_classes(data_dir: str, label_key: str = "label") -> int:

@@ -50,7 +50,8 @@ def compile_pipeline(config: config_lib.PipelineConfig, output_file: str, image:
   num_classes = config.num_classes or _count_local_classes(config)
   remote = dataclasses.replace(
       config, data=in_container(config.data), schema=in_container(config.schema) if config.schema else None,
-      image=config.image or image)
+      image=config.image or image,
+      beam_args=config.beam_args or list(config_lib.MULTI_PROCESSING_BEAM_ARGS))  # all of each container's cores
   if remote.hparams.get("bert_checkpoint"):
     remote.hparams = {**remote.hparams, "bert_checkpoint": in_container(remote.hparams["bert_checkpoint"])}
   pipeline = create_pipeline(remote, num_classes, orchestrator="kubeflow")

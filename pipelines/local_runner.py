@@ -8,12 +8,13 @@ MODELFAB_DATA, MODELFAB_EPOCHS, MODELFAB_BERT_CHECKPOINT (text-bert).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from pipelines import config as config_lib  # pylint: disable=g-import-not-at-top
-from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-top
+from pipelines.data_check import check_data, estimate_examples  # pylint: disable=g-import-not-at-top
 
 
 def build(config: config_lib.PipelineConfig):
@@ -21,12 +22,19 @@ def build(config: config_lib.PipelineConfig):
   from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipelines.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
 
-  config = config.resolved()
+  config = with_beam_defaults(config.resolved())
   num_classes = check_data(config)
   os.makedirs(config.output, exist_ok=True)
   return create_pipeline(
       config, num_classes,
       metadata_connection_config=metadata.sqlite_metadata_connection_config(config.metadata_path))
+
+
+def with_beam_defaults(config: config_lib.PipelineConfig) -> config_lib.PipelineConfig:
+  """`config` with the default Beam args for its data size when it gives none (config_lib.default_beam_args)."""
+  if config.beam_args:
+    return config
+  return dataclasses.replace(config, beam_args=config_lib.default_beam_args(estimate_examples(config)))
 
 
 def run(config: config_lib.PipelineConfig) -> None:

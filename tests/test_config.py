@@ -32,3 +32,10 @@ def test_module_config_carries_task_hparams_and_code_fingerprint():
   assert module_config["task"] == "image_cnn" and module_config["hparams"]["epochs"] == 2
   assert module_config["code_fingerprint"] == config.code_fingerprint()
   assert len(module_config["code_fingerprint"]) == 16
+
+
+def test_default_beam_args_follow_data_size():
+  assert config.default_beam_args(1797) == []  # the embedded digits: one process measured fastest
+  multi = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+  assert config.default_beam_args(config.AUTO_MULTI_PROCESSING_EXAMPLES) == multi
+  assert config.default_beam_args(None) == multi  # remote data of unknown size

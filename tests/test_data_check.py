@@ -47,3 +47,16 @@ def test_tfrecord_single_class_is_refused(tmp_path):
     w.write(_example(b"cat"))
   with pytest.raises(DataError, match="1 distinct value"):
     data_check.count_tfrecord_classes(str(tmp_path))
+
+
+def test_estimate_examples_counts_images_and_csv_rows(tmp_path):
+  from pipelines import config as config_lib  # pylint: disable=g-import-not-at-top
+  from pipelines.data_check import estimate_examples  # pylint: disable=g-import-not-at-top
+
+  images = config_lib.preset("digits-cnn", output=str(tmp_path))
+  assert estimate_examples(images) == 1797
+  csv_file = tmp_path / "texts.csv"
+  csv_file.write_text("text,label\nfine,pos\nbad,neg\nok,pos\n")
+  texts = config_lib.preset("text-bert", data=str(csv_file), output=str(tmp_path))
+  assert estimate_examples(texts) == 3
+  assert estimate_examples(config_lib.preset("digits-cnn", data="gs://bucket/digits")) is None

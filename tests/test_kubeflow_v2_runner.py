@@ -79,6 +79,14 @@ def test_json_is_a_vertex_pipeline_job(tmp_path, no_network):
   assert set(job["pipelineSpec"]["root"]["dag"]["tasks"]) == COMPONENTS
 
 
+def test_without_beam_args_containers_use_all_their_cores(tmp_path, no_network):
+  output = tmp_path / "default.yaml"
+  assert cli.main(["compile", "--output", str(output), "--image", IMAGE, "--pipeline-root", ROOT]) == 0
+  executors = yaml.safe_load(output.read_text())["deploymentSpec"]["executors"]
+  args = executors["Transform_executor"]["container"]["args"]
+  assert "--direct_running_mode=multi_processing" in args and "--direct_num_workers=0" in args
+
+
 def test_several_workers_train_as_a_vertex_job_under_multi_worker_strategy(tmp_path, no_network):
   output = _compile(tmp_path, "workers.yaml", "--strategy", "auto", "--workers", "3", "--project", "my-project",
                     "--region", "europe-west4", "--machine-type", "n1-highmem-8")

@@ -39,3 +39,12 @@ def test_environment_configures_the_runner(monkeypatch, tmp_path):
   config = local_runner.config_from_env()
   assert config.task == "text_bert" and config.output == str(tmp_path)
   assert config.hparams == {"epochs": 2, "bert_checkpoint": "/ckpt"}
+
+
+def test_beam_defaults_keep_given_args_and_pick_by_data_size(tmp_path):
+  from pipelines import config as config_lib, local_runner  # pylint: disable=g-import-not-at-top
+
+  small = config_lib.preset("digits-cnn", output=str(tmp_path))
+  assert local_runner.with_beam_defaults(small).beam_args == []  # 1,797 embedded digits: one process
+  given = config_lib.preset("digits-cnn", output=str(tmp_path), beam_args=["--direct_num_workers=3"])
+  assert local_runner.with_beam_defaults(given).beam_args == ["--direct_num_workers=3"]
