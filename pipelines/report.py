@@ -29,19 +29,25 @@ class Figure:
 
 # ---------------------------------------------------------------------------------------------------------- reading
 
+def _read_split_protos(uri: str, file_name: str, proto_class) -> Dict[str, object]:
+  """Split name -> the proto in `<uri>/Split-<name>/<file_name>` (how TFX lays out per-split artifacts)."""
+  result = {}
+  for split_dir in sorted(os.listdir(uri)):
+    path = os.path.join(uri, split_dir, file_name)
+    if split_dir.startswith("Split-") and os.path.isfile(path):
+      message = proto_class()
+      with open(path, "rb") as f:
+        message.ParseFromString(f.read())
+      result[split_dir[len("Split-"):]] = message
+  return result
+
+
 def read_statistics(statistics_uri: str) -> Dict[str, object]:
   """Split name -> DatasetFeatureStatistics, from StatisticsGen's `Split-<name>/FeatureStats.pb` files."""
   from tensorflow_metadata.proto.v0 import statistics_pb2  # pylint: disable=g-import-not-at-top
 
-  result = {}
-  for split_dir in sorted(os.listdir(statistics_uri)):
-    path = os.path.join(statistics_uri, split_dir, "FeatureStats.pb")
-    if split_dir.startswith("Split-") and os.path.isfile(path):
-      stats = statistics_pb2.DatasetFeatureStatisticsList()
-      with open(path, "rb") as f:
-        stats.ParseFromString(f.read())
-      result[split_dir[len("Split-"):]] = stats.datasets[0]
-  return result
+  lists = _read_split_protos(statistics_uri, "FeatureStats.pb", statistics_pb2.DatasetFeatureStatisticsList)
+  return {split: stats.datasets[0] for split, stats in lists.items()}
 
 
 def read_anomalies(anomalies_uri: str) -> Dict[str, List[str]]:
@@ -49,17 +55,12 @@ def read_anomalies(anomalies_uri: str) -> Dict[str, List[str]]:
   from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
 
   result = {}
-  for split_dir in sorted(os.listdir(anomalies_uri)):
-    path = os.path.join(anomalies_uri, split_dir, "SchemaDiff.pb")
-    if split_dir.startswith("Split-") and os.path.isfile(path):
-      anomalies = anomalies_pb2.Anomalies()
-      with open(path, "rb") as f:
-        anomalies.ParseFromString(f.read())
-      lines = [f"{name}: {info.description or info.short_description}"
-               for name, info in sorted(anomalies.anomaly_info.items())]
-      if anomalies.HasField("dataset_anomaly_info"):
-        lines.append(f"(dataset): {anomalies.dataset_anomaly_info.description}")
-      result[split_dir[len("Split-"):]] = lines
+  for split, anomalies in _read_split_protos(anomalies_uri, "SchemaDiff.pb", anomalies_pb2.Anomalies).items():
+    lines = [f"{name}: {info.description or info.short_description}"
+             for name, info in sorted(anomalies.anomaly_info.items())]
+    if anomalies.HasField("dataset_anomaly_info"):
+      lines.append(f"(dataset): {anomalies.dataset_anomaly_info.description}")
+    result[split] = lines
   return result
 
 

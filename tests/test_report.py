@@ -114,3 +114,16 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
   with Image.open(screenshot) as image:
     pixels = np.asarray(image.convert("L"))
   assert pixels.shape == (3000, 1200) and (pixels < 100).mean() > 0.005  # text and figures drawn, not a blank page
+
+
+def test_read_anomalies_names_the_feature_per_split(tmp_path):
+  from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
+
+  anomalies = anomalies_pb2.Anomalies()
+  anomalies.anomaly_info["label"].description = "Examples contain values missing from the schema: 9 (~10%)."
+  (tmp_path / "Split-eval").mkdir()
+  (tmp_path / "Split-eval" / "SchemaDiff.pb").write_bytes(anomalies.SerializeToString())
+  (tmp_path / "Split-train").mkdir()
+  (tmp_path / "Split-train" / "SchemaDiff.pb").write_bytes(anomalies_pb2.Anomalies().SerializeToString())
+  assert report.read_anomalies(str(tmp_path)) == {
+      "eval": ["label: Examples contain values missing from the schema: 9 (~10%)."], "train": []}
