@@ -166,16 +166,9 @@ def _install_progress_printer(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
   config = config_from_args(args).resolved()
-  from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-top
-
-  print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
-  check_data(config)  # fails here, in a second, on a bad folder
   from pipelines import local_runner  # pylint: disable=g-import-not-at-top
 
-  if not config.beam_args:
-    config = local_runner.with_beam_defaults(config)
-    mode = "multi-processing on all cores" if config.beam_args else "in one process"
-    print(f"[modelfab] Beam DirectRunner {mode} (default for this data size; --beam-arg overrides)", flush=True)
+  print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
   _install_progress_printer(args.verbose)
   started = time.time()
   from pipelines import run_summary  # pylint: disable=g-import-not-at-top

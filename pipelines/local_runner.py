@@ -19,11 +19,15 @@ from pipelines.data_check import check_data, estimate_examples  # pylint: disabl
 
 def build(config: config_lib.PipelineConfig):
   """Checks the data and returns the TFX pipeline for `config` with a local sqlite ML Metadata store."""
+  config = config.resolved()
+  num_classes = check_data(config)  # before TFX is imported: bad data fails in about a second, nothing written
+  if not config.beam_args:
+    config = with_beam_defaults(config)
+    mode = "multi-processing on all cores" if config.beam_args else "in one process"
+    print(f"[modelfab] Beam DirectRunner {mode} (default for this data size; --beam-arg overrides)", flush=True)
   from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipelines.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
 
-  config = with_beam_defaults(config.resolved())
-  num_classes = check_data(config)
   os.makedirs(config.output, exist_ok=True)
   return create_pipeline(
       config, num_classes,

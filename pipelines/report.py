@@ -106,27 +106,10 @@ def label_counts(stats, label: str = "label") -> Dict[str, int]:
 
 def read_curves(model_run_dir: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
   """`train`/`validation` -> scalar tag -> [(step, value)], from the Trainer's TensorBoard event files."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
-  curves = {}
-  for run in ("train", "validation"):
-    path = os.path.join(model_run_dir, run)
-    if not os.path.isdir(path):
-      continue
-    accumulator = event_accumulator.EventAccumulator(path, size_guidance={event_accumulator.TENSORS: 0})
-    accumulator.Reload()
-    curves[run] = {}
-    for tag in accumulator.Tags()["tensors"]:
-      points = []
-      for event in accumulator.Tensors(tag):
-        value = np.frombuffer(event.tensor_proto.tensor_content, dtype=np.float32) \
-            if event.tensor_proto.tensor_content else list(event.tensor_proto.float_val)
-        if len(value) == 1:
-          points.append((event.step, float(value[0])))
-      if points:
-        curves[run][tag] = sorted(points)
-  return curves
+  return {run: tensorboard_logs.read_scalars(os.path.join(model_run_dir, run)) for run in ("train", "validation")
+          if os.path.isdir(os.path.join(model_run_dir, run))}
 
 
 def read_confusion_matrix(evaluation_uri: str, num_classes: int):
@@ -218,7 +201,7 @@ def read_lineage(metadata_path: str, artifact, max_depth: int = 6) -> List[Linea
 
   def visit(current, depth):
     producer = _producer(store, current.id)
-    node_id = run_summary._node_id(store, producer.id) if producer else ""  # pylint: disable=protected-access
+    node_id = run_summary.node_id(store, producer.id) if producer else ""
     note = ""
     if producer is not None and "input_base" in producer.custom_properties:
       note = f"read from {producer.custom_properties['input_base'].string_value}"
@@ -229,7 +212,7 @@ def read_lineage(metadata_path: str, artifact, max_depth: int = 6) -> List[Linea
     nodes.append(LineageNode(depth, type_name(current.type_id), current.id, current.uri, node_id, note))
     if producer is None or depth >= max_depth:
       return
-    inputs = run_summary._artifacts(store, producer.id, run_summary._INPUT_EVENTS)  # pylint: disable=protected-access
+    inputs = run_summary.artifacts_of(store, producer.id, run_summary.INPUT_EVENTS)
     for key in sorted(inputs):
       if key == "baseline_model":
         continue
@@ -242,10 +225,7 @@ def read_lineage(metadata_path: str, artifact, max_depth: int = 6) -> List[Linea
 
 def _producer(store, artifact_id: int):
   """The execution that made the artifact: the first one that output it (later ones took it from cache)."""
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-
-  events = [e for e in store.get_events_by_artifact_ids([artifact_id])
-            if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  events = [e for e in store.get_events_by_artifact_ids([artifact_id]) if e.type in run_summary.OUTPUT_EVENTS]
   if not events:
     return None
   return store.get_executions_by_id([min(e.execution_id for e in events)])[0]
@@ -272,6 +252,8 @@ def _pyplot():
 
 
 def plot_confusion_matrix(matrix, class_names: List[str]) -> Figure:
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
   plt = _pyplot()
   size = max(4.0, 0.45 * len(class_names) + 2)
   fig, ax = plt.subplots(figsize=(size, size * 0.85))
@@ -283,7 +265,7 @@ def plot_confusion_matrix(matrix, class_names: List[str]) -> Figure:
   ax.set_xlabel("predicted class")
   ax.set_ylabel("actual class")
   high = matrix.max() if matrix.size else 0
-  for (i, j), value in __import__("numpy").ndenumerate(matrix):
+  for (i, j), value in np.ndenumerate(matrix):
     if value:
       ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8,
               color="white" if value > high / 2 else "black")

@@ -103,14 +103,14 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   outputs: Dict[str, Dict[str, list]] = {}
   baseline_model = None
   for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id):
-    node = _node_id(store, execution.id)
+    node = node_id(store, execution.id)
     state = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
     if _is_resolver(store, execution) and state == "ran":
       state = "resolved"  # a resolver node queries ML Metadata on every run; it executes no component
     components[node] = state
-    outputs[node] = _artifacts(store, execution.id, _OUTPUT_EVENTS)
+    outputs[node] = artifacts_of(store, execution.id, OUTPUT_EVENTS)
     if node == "Evaluator":
-      baseline = _artifacts(store, execution.id, _INPUT_EVENTS).get("baseline_model")
+      baseline = artifacts_of(store, execution.id, INPUT_EVENTS).get("baseline_model")
       baseline_model = baseline[0].uri if baseline else None
   metrics, blessed, pushed_to = {}, None, None
   evaluation = outputs.get("Evaluator", {}).get("evaluation")
@@ -131,18 +131,18 @@ def _is_resolver(store, execution) -> bool:
   return "Resolver" in store.get_execution_types_by_id([execution.type_id])[0].name
 
 
-def _node_id(store, execution_id: int) -> str:
+def node_id(store, execution_id: int) -> str:
   for context in store.get_contexts_by_execution(execution_id):
     if context.type == "node" or store.get_context_types_by_id([context.type_id])[0].name == "node":
       return context.name.split(".", 1)[-1]
   return f"execution-{execution_id}"
 
 
-_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
-_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
 
-def _artifacts(store, execution_id: int, event_types) -> Dict[str, list]:
+def artifacts_of(store, execution_id: int, event_types) -> Dict[str, list]:
   """The execution's artifacts of the given event types, by input/output key."""
   by_key: Dict[str, list] = {}
   events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in event_types]

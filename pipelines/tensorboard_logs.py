@@ -8,7 +8,7 @@ training accuracy (`epoch_accuracy`), at the last epoch, so it shows on the same
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from pipelines import run_summary
 
@@ -57,16 +57,29 @@ def prepare_logdir(output: str) -> List[str]:
 
 def last_epoch(model_run_dir: str) -> int:
   """The step of the last per-epoch scalar in the Trainer's validation logs (0 when there is none)."""
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-
   path = os.path.join(model_run_dir, "validation")
   if not os.path.isdir(path):
     return 0
-  accumulator = event_accumulator.EventAccumulator(path, size_guidance={event_accumulator.TENSORS: 0})
+  return max((step for tag, points in read_scalars(path).items() if tag.startswith("epoch_") for step, _ in points),
+             default=0)
+
+
+def read_scalars(log_dir: str) -> Dict[str, List[Tuple[int, float]]]:
+  """Scalar tag -> [(step, value)] sorted by step, from the TensorBoard event files in `log_dir` (Keras writes
+  scalars as tensor summaries)."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
+
+  accumulator = event_accumulator.EventAccumulator(log_dir, size_guidance={event_accumulator.TENSORS: 0})
   accumulator.Reload()
-  steps = [event.step for tag in accumulator.Tags()["tensors"] if tag.startswith("epoch_")
-           for event in accumulator.Tensors(tag)]
-  return max(steps, default=0)
+  scalars = {}
+  for tag in accumulator.Tags()["tensors"]:
+    points = [(event.step, tensor_util.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)]
+    numeric = [(step, float(value)) for step, value in points if value.size == 1 and value.dtype.kind in "fiub"]
+    points = sorted(numeric)  # the "keras" tag holds the model config as a string: not a scalar
+    if points:
+      scalars[tag] = points
+  return scalars
 
 
 def write_scalars(log_dir: str, scalars: Dict[str, float], step: int) -> None:
