@@ -110,7 +110,7 @@ def serving_latency(model_dir: str, texts, repeats: int = 30) -> dict:
   import tensorflow_text  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
 
   from models import text_bert  # pylint: disable=g-import-not-at-top
-  from pipelines import predict  # pylint: disable=g-import-not-at-top
+  from serving import predict  # pylint: disable=g-import-not-at-top
 
   loaded = tf.saved_model.load(model_dir)
   serve = loaded.signatures["serving_default"]
@@ -141,7 +141,8 @@ def bert_benchmark(checkpoint: str, output: str, pipeline_epochs: int, timed_epo
   """text-bert: pipeline run, held-out accuracy, Trainer throughput ratio, serving latency ratio."""
   import csv  # pylint: disable=g-import-not-at-top
 
-  from pipelines import predict, run_summary  # pylint: disable=g-import-not-at-top
+  from pipelines import run_summary
+  from serving import predict  # pylint: disable=g-import-not-at-top
 
   started = time.time()
   subprocess.run([MODELFAB, "run", "--preset", "text-bert", "--bert-checkpoint", checkpoint, "--output", output,

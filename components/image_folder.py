@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import List
+from typing import List, Optional
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -27,20 +27,31 @@ class ImageFile:
   label: str  # the class folder's name
 
 
-def list_image_folder(root: str, check_decodable: bool = True) -> List[ImageFile]:
+MIN_IMAGES_PER_CLASS = 2  # one may hash into the eval split; the Trainer checks that every class was trained on
+MAX_IMAGE_PIXELS = 89_478_485  # Pillow's decompression-bomb limit (about 9459 x 9459)
+
+
+def list_image_folder(root: str, check_decodable: bool = True, notes: Optional[List[str]] = None) -> List[ImageFile]:
   """Lists the images under `root/<class>/`, sorted; raises DataError on a tree that cannot train a classifier.
 
-  Checked: the path exists and is a folder, it has at least two class folders, no class folder is empty, every file
-  is a PNG or JPEG (by extension) and, with `check_decodable`, its bytes decode as an image.
+  Checked: the path exists and is a folder, it has at least two class folders, each with at least
+  MIN_IMAGES_PER_CLASS images, every file is a PNG or JPEG (by extension) and, with `check_decodable`, its bytes
+  decode as a supported image. Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints`) are skipped; a line
+  saying so is appended to `notes`. Symbolic links are followed.
   """
   if not os.path.exists(root):
     raise DataError(f"data path does not exist: {root}")
   if not os.path.isdir(root):
     raise DataError(f"data path is not a folder of class folders: {root}")
-  class_dirs = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
-  stray = sorted(e.name for e in os.scandir(root) if e.is_file() and not e.name.startswith("."))
+  entries = sorted(os.scandir(root), key=lambda e: e.name)
+  hidden = [e.name for e in entries if e.name.startswith(".")]
+  class_dirs = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+  stray = [e.name for e in entries if not e.is_dir() and not e.name.startswith(".")]
   if stray:
-    raise DataError(f"{os.path.join(root, stray[0])}: files must sit in one sub-folder per class, not in the data root")
+    path = os.path.join(root, stray[0])
+    if not os.path.exists(path):
+      raise DataError(f"{path}: broken symbolic link")
+    raise DataError(f"{path}: files must sit in one sub-folder per class, not in the data root")
   if not class_dirs:
     raise DataError(f"{root}: no class folders found (expected {root}/<class name>/<image files>)")
   if len(class_dirs) < 2:
@@ -48,32 +59,63 @@ def list_image_folder(root: str, check_decodable: bool = True) -> List[ImageFile
   files: List[ImageFile] = []
   for label in class_dirs:
     class_dir = os.path.join(root, label)
-    names = sorted(n for n in os.listdir(class_dir) if not n.startswith("."))
+    if label != label.strip():
+      raise DataError(f"{class_dir}: class folder name {label!r} starts or ends with white space")
+    names = sorted(os.listdir(class_dir))
+    hidden += [os.path.join(label, n) for n in names if n.startswith(".")]
+    names = [n for n in names if not n.startswith(".")]
     if not names:
       raise DataError(f"{class_dir}: class folder is empty")
     for name in names:
       path = os.path.join(class_dir, name)
       if os.path.isdir(path):
         raise DataError(f"{path}: nested folders are not supported; put images directly in the class folder")
+      if not os.path.exists(path):
+        raise DataError(f"{path}: broken symbolic link")
       if not name.lower().endswith(IMAGE_EXTENSIONS):
         raise DataError(f"{path}: not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)})")
       if check_decodable:
         check_image_file(path)
       files.append(ImageFile(os.path.abspath(path), f"{label}/{name}", label))
+  for label in class_dirs:
+    count = sum(1 for f in files if f.label == label)
+    if count < MIN_IMAGES_PER_CLASS:
+      raise DataError(f"{os.path.join(root, label)}: class {label!r} has {count} image; each class needs at least "
+                      f"{MIN_IMAGES_PER_CLASS} (examples are split between training and evaluation)")
+  if hidden and notes is not None:
+    notes.append(f"skipped {len(hidden)} hidden file(s) or folder(s) in {root} (e.g. {hidden[0]})")
   return files
 
 
 def check_image_file(path: str) -> None:
-  """Raises DataError naming `path` unless it holds a complete, decodable PNG or JPEG."""
+  """Raises DataError naming `path` unless it holds a complete PNG or JPEG that TensorFlow decodes.
+
+  The content decides, not the extension: a PNG named .jpg is fine. Refused: other formats (GIF, BMP, ...), CMYK
+  JPEGs (TensorFlow cannot decode them to grayscale), images over MAX_IMAGE_PIXELS, truncated or corrupt files.
+  """
+  import warnings  # pylint: disable=g-import-not-at-top
+
   from PIL import Image, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
 
+  if os.path.isfile(path) and os.path.getsize(path) == 0:
+    raise DataError(f"{path}: empty file (0 bytes), not an image")
   try:
-    with Image.open(path) as image:
-      if image.format not in ("PNG", "JPEG"):
-        raise DataError(f"{path}: image format {image.format} is not supported (PNG or JPEG)")
-      image.load()  # decodes every pixel: catches truncated files that verify() lets through
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(path) as image:
+        if image.format not in ("PNG", "JPEG"):
+          raise DataError(f"{path}: image format {image.format} is not supported (PNG or JPEG)")
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+          raise DataError(f"{path}: image is {image.width}x{image.height} pixels, over the limit of "
+                          f"{MAX_IMAGE_PIXELS:,} pixels; resize it first")
+        if image.mode == "CMYK":
+          raise DataError(f"{path}: CMYK JPEG; TensorFlow cannot decode it to grayscale: convert it to RGB")
+        image.load()  # decodes every pixel: catches truncated files that verify() lets through
   except DataError:
     raise
+  except Image.DecompressionBombError as e:
+    raise DataError(f"{path}: image is too large to decode safely ({e})") from e
+  except PermissionError as e:
+    raise DataError(f"{path}: cannot read ({e.strerror})") from e
   except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
     raise DataError(f"{path}: corrupt or not an image ({e})") from e
-

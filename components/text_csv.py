@@ -28,24 +28,39 @@ def list_csv_files(data: str) -> List[str]:
 
 
 def read_text_csv(path: str, text_column: str = TEXT_KEY, label_column: str = LABEL_KEY) -> List[Tuple[str, str]]:
-  """(text, label) rows of one CSV file with a header row; raises DataError naming the file and row or column."""
+  """(text, label) rows of one CSV file with a header row; raises DataError naming the file and row or column.
+
+  Accepted: a UTF-8 BOM, CRLF line ends, quoted commas and newlines, extra columns. Refused: an empty file, a header
+  without the two columns or with a duplicate column name, a row with more or fewer fields than the header, an empty
+  text or label, NUL bytes, text that is not UTF-8.
+  """
   try:
     with open(path, newline="", encoding="utf-8-sig") as f:
-      reader = csv.DictReader(f)
-      header = reader.fieldnames or []
+      reader = csv.reader(f)
+      header = next(reader, None)
+      if header is None:
+        raise DataError(f"{path}: empty file; expected a header row with columns '{text_column}' and "
+                        f"'{label_column}'")
+      header = [h.strip() for h in header]
+      duplicates = sorted({h for h in header if header.count(h) > 1})
+      if duplicates:
+        raise DataError(f"{path}: header names column(s) {duplicates} more than once")
       missing = [c for c in (text_column, label_column) if c not in header]
       if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; the header has {header}")
+        raise DataError(f"{path}: missing column(s) {missing}; the header (line 1) has {header}")
+      text_index, label_index = header.index(text_column), header.index(label_column)
       rows = []
-      for row_number, row in enumerate(reader, start=1):
-        text, label = row.get(text_column), row.get(label_column)
-        if text is None or label is None:
-          raise DataError(f"{path}: row {row_number} (line {reader.line_num}) has too few fields")
+      for row_number, fields in enumerate(reader, start=1):
+        where = f"{path}: row {row_number} (line {reader.line_num})"
+        if not fields:
+          continue  # a blank line
+        if len(fields) != len(header):
+          raise DataError(f"{where} has {len(fields)} field(s), expected {len(header)} as in the header (an unquoted comma or quote?)")
+        text, label = fields[text_index], fields[label_index]
         if not text.strip():
-          raise DataError(f"{path}: row {row_number} (line {reader.line_num}): empty text in column '{text_column}'")
+          raise DataError(f"{where}: empty text in column '{text_column}'")
         if not label.strip():
-          raise DataError(f"{path}: row {row_number} (line {reader.line_num}): empty label in column "
-                          f"'{label_column}'")
+          raise DataError(f"{where}: empty label in column '{label_column}'")
         rows.append((text, label.strip()))
   except UnicodeDecodeError as e:
     raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
@@ -63,6 +78,13 @@ def check_text_data(data: str, text_column: str = TEXT_KEY, label_column: str = 
   labels = set()
   for path in list_csv_files(data):
     labels.update(label for _, label in read_text_csv(path, text_column, label_column))
+  by_case = {}
+  for label in sorted(labels):
+    by_case.setdefault(label.casefold(), []).append(label)
+  clashes = [names for names in by_case.values() if len(names) > 1]
+  if clashes:
+    raise DataError(f"{data}: labels {clashes[0]} differ only in case; they would be different classes. "
+                    "Use one spelling")
   if len(labels) < 2:
     raise DataError(f"{data}: the label column '{label_column}' has a single class {sorted(labels)}; "
                     "a classifier needs at least two")

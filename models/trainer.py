@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -20,6 +20,7 @@ from absl import logging
 
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
 from models import features, input_pipeline, signatures, strategy, tasks
+from serving import model_loader
 
 
 
@@ -95,11 +96,16 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
 
 
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
-           export_dir: str) -> None:
-  """Saves the model with both signatures; under multi-worker training only the chief's copy is kept."""
+           export_dir: str, task_name: Optional[str] = None) -> None:
+  """Saves the model with both signatures and modelfab's metadata (task, serving features, labels) beside it;
+  under multi-worker training only the chief's copy is kept."""
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys)
   if strategy.is_chief():
     tf.saved_model.save(model, export_dir, signatures=sigs)
+    labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
+              for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
+    model_loader.write_metadata(export_dir, model_loader.ModelMetadata(
+        task=task_name, serving_features=list(serving_feature_keys), labels=labels))
     return
   scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
   try:
@@ -121,5 +127,5 @@ def run_fn(fn_args) -> None:
       backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"))
   trained = time.time()
-  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir)
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

@@ -110,15 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
-  if args.eval_percent is not None and not 1 <= args.eval_percent <= 99:
-    raise CliError(f"--eval-percent must be between 1 and 99, got {args.eval_percent}")
-  if args.epochs is not None and args.epochs < 1:
-    raise CliError(f"--epochs must be at least 1, got {args.epochs}")
-  if args.max_seq_length is not None and args.max_seq_length < 3:
-    raise CliError(f"--max-seq-length must be at least 3, got {args.max_seq_length}")
+  """The preset with the flags applied; CliError naming the flag when a setting is out of bounds."""
   base = config_lib.PRESETS[args.preset]
   compiling = args.command == "compile"
-  return config_lib.preset(
+  config = config_lib.preset(
       args.preset, data=args.data, data_format=args.data_format,
       output=args.pipeline_root if compiling else args.output, strategy=args.strategy,
       trainer_workers=args.workers if compiling else None, gcp_project=getattr(args, "project", None),
@@ -132,6 +127,11 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
                "image_size": args.image_size, "channels": args.channels,
                "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
                "mixed_precision": True if args.mixed_precision else None})
+  try:
+    config.check_settings()
+  except ValueError as e:
+    raise CliError(str(e)) from e
+  return config
 
 
 def _install_progress_printer(verbose: bool) -> None:
@@ -232,13 +232,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
       if not os.path.isfile(image):
         raise CliError(f"{image}: no such image file")
       check_image_file(image)
-  from pipelines import predict  # pylint: disable=g-import-not-at-top
+  from serving import model_loader  # pylint: disable=g-import-not-at-top
 
-  model_dir = predict.resolve_model_dir(args.model)
+  model_loader.resolve_model_dir(args.model)  # a missing model is named before TensorFlow loads
+  from serving import predict  # pylint: disable=g-import-not-at-top
+
+  model = model_loader.load_model(args.model)
   if args.images:
-    rows = zip(args.images, predict.predict_images(model_dir, args.images))
+    rows = zip(args.images, predict.predict_images(model, args.images))
   else:
-    rows = zip((t.replace("\t", " ") for t in texts), predict.predict_texts(model_dir, texts))
+    rows = zip((t.replace("\t", " ") for t in texts), predict.predict_texts(model, texts))
   for name, (label, score) in rows:
     print(f"{name}\t{label}\t{score:.4f}")
   return 0
@@ -307,12 +310,13 @@ def main(argv: Optional[List[str]] = None) -> int:
   _quiet_libraries(getattr(args, "verbose", False))
   from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
   from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
+  from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
 
   try:
     commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs, "tensorboard": cmd_tensorboard,
                 "report": cmd_report}
     return commands[args.command](args)
-  except (CliError, DataError, CheckpointError, FileNotFoundError) as e:
+  except (CliError, DataError, CheckpointError, ModelError, FileNotFoundError) as e:
     print(f"modelfab: error: {e}", file=sys.stderr)
     return EXIT_USAGE
   except Exception as e:  # pylint: disable=broad-except

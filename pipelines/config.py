@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import pathlib
 from typing import Any, Dict, List, Optional
@@ -90,6 +91,21 @@ class PipelineConfig:
     return {"task": self.task, "hparams": dict(self.hparams), "strategy": strategy,
             "tpu_address": self.tpu_address, "code_fingerprint": code_fingerprint()}
 
+  def check_settings(self) -> None:
+    """Raises ValueError naming the flag of the first setting out of its bounds (SETTING_BOUNDS)."""
+    values = {**self.hparams, "min_accuracy": self.min_accuracy, "eval_percent": self.eval_percent,
+              "num_classes": self.num_classes, "trainer_workers": self.trainer_workers}
+    for name, (low, high, low_open) in SETTING_BOUNDS.items():
+      value = values.get(name)
+      if value is None:
+        continue
+      flag = SETTING_FLAGS.get(name, "--" + name.replace("_", "-"))
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{flag} must be a number, got {value!r}")
+      if (value <= low if low_open else value < low) or value > high:
+        bounds = f"{'above' if low_open else 'at least'} {low} and at most {high}"
+        raise ValueError(f"{flag} must be {bounds}, got {value}")
+
   def check_trainer_workers(self) -> None:
     """Raises ValueError when `trainer_workers` > 1 lacks what a Vertex AI training job needs."""
     if self.trainer_workers < 1:
@@ -103,6 +119,21 @@ class PipelineConfig:
     if missing:
       raise ValueError(f"{self.trainer_workers} trainer workers run as a Vertex AI training job, which needs "
                        f"{', '.join(missing)}")
+
+
+# name (hparam or config field; the flag is --name-with-dashes) -> (lower bound, upper bound, lower bound excluded)
+SETTING_BOUNDS: Dict[str, tuple] = {
+    "epochs": (1, 10_000, False),
+    "batch_size": (1, 65_536, False),
+    "learning_rate": (0.0, 10.0, True),
+    "image_size": (4, 1024, False),
+    "max_seq_length": (3, 512, False),
+    "min_accuracy": (0.0, 1.0, False),
+    "eval_percent": (1, 99, False),
+    "num_classes": (2, 100_000, False),
+    "trainer_workers": (1, 1024, False),
+}
+SETTING_FLAGS = {"trainer_workers": "--workers"}
 
 
 PRESETS: Dict[str, PipelineConfig] = {

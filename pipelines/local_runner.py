@@ -48,13 +48,41 @@ def run(config: config_lib.PipelineConfig) -> None:
 
 
 def config_from_env() -> config_lib.PipelineConfig:
+  """The config from MODELFAB_* variables; ValueError naming the variable when one is wrong."""
+  name = os.environ.get("MODELFAB_PRESET", "digits-cnn")
+  if name not in config_lib.PRESETS:
+    raise ValueError(f"MODELFAB_PRESET={name!r}: unknown preset; choose one of {', '.join(config_lib.PRESETS)}")
   epochs = os.environ.get("MODELFAB_EPOCHS")
-  return config_lib.preset(
-      os.environ.get("MODELFAB_PRESET", "digits-cnn"),
-      output=os.environ.get("MODELFAB_OUTPUT"), data=os.environ.get("MODELFAB_DATA"),
+  if epochs is not None and not epochs.strip().isdigit():
+    raise ValueError(f"MODELFAB_EPOCHS={epochs!r}: expected a whole number of epochs")
+  config = config_lib.preset(
+      name, output=os.environ.get("MODELFAB_OUTPUT"), data=os.environ.get("MODELFAB_DATA"),
       hparams={"epochs": int(epochs) if epochs else None,
                "bert_checkpoint": os.environ.get("MODELFAB_BERT_CHECKPOINT")})
+  try:
+    config.check_settings()
+  except ValueError as e:
+    raise ValueError(f"MODELFAB_EPOCHS: {e}") from e
+  return config
+
+
+def main() -> int:
+  """The TFX CLI's entry (`python local_runner.py`): one line and exit status 2 for bad settings or data."""
+  import sys  # pylint: disable=g-import-not-at-top
+
+  from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+  from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
+
+  try:
+    pipeline = build(config_from_env())  # checks the data before LocalDagRunner starts
+  except (ValueError, DataError, CheckpointError) as e:
+    print(f"modelfab: error: {e}", file=sys.stderr)
+    return 2
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+
+  LocalDagRunner().run(pipeline)
+  return 0
 
 
 if __name__ == "__main__":
-  run(config_from_env())
+  raise SystemExit(main())

@@ -18,6 +18,7 @@ def _example(label):
 def test_image_folder_class_count(tmp_path):
   for name in ("a", "b", "c"):
     write_image(tmp_path / name / "x.png")
+    write_image(tmp_path / name / "y.png")
   assert data_check.check_data(config.preset("digits-cnn", data=str(tmp_path))) == 3
 
 

@@ -10,9 +10,10 @@ def test_lists_grayscale_rgb_png_and_jpeg_with_labels(tmp_path):
   write_image(tmp_path / "cat" / "a.png", mode="L")
   write_image(tmp_path / "cat" / "b.jpg", mode="RGB", fmt="JPEG", size=(20, 12))
   write_image(tmp_path / "dog" / "c.jpeg", mode="RGB", fmt="JPEG")
+  write_image(tmp_path / "dog" / "d.png", mode="RGB")
   files = image_folder.list_image_folder(str(tmp_path))
   assert [(f.label, f.relative_path) for f in files] == [
-      ("cat", "cat/a.png"), ("cat", "cat/b.jpg"), ("dog", "dog/c.jpeg")]
+      ("cat", "cat/a.png"), ("cat", "cat/b.jpg"), ("dog", "dog/c.jpeg"), ("dog", "dog/d.png")]
   assert all(f.path.startswith(str(tmp_path)) for f in files)
 
 

@@ -1,7 +1,7 @@
 """Finding the pushed model to load."""
 import pytest
 
-from pipelines import predict
+from serving import predict
 
 
 def test_resolves_newest_version_or_the_given_version(tmp_path):
@@ -14,9 +14,9 @@ def test_resolves_newest_version_or_the_given_version(tmp_path):
 
 
 def test_missing_model_is_named(tmp_path):
-  with pytest.raises(FileNotFoundError, match="no SavedModel"):
+  with pytest.raises(predict.ModelError, match="no SavedModel"):
     predict.resolve_model_dir(str(tmp_path))
-  with pytest.raises(FileNotFoundError, match="no such model directory"):
+  with pytest.raises(predict.ModelError, match="no such model directory"):
     predict.resolve_model_dir(str(tmp_path / "x"))
 
 

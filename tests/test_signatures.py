@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import features, image_cnn, signatures
-from pipelines import predict
+from serving import predict
 
 
 @pytest.fixture(scope="module")

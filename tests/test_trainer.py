@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from models import features, image_cnn, trainer
-from pipelines import predict
+from serving import predict
 
 
 def _hparams(**overrides):
