@@ -195,6 +195,8 @@ def print_summary(summary, seconds: float) -> None:
     print("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in shown if k in summary.metrics))
   if summary.blessed is not None:
     print("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
+  if summary.serving_check_failure:
+    print(f"serving check: FAILED ({summary.serving_check_failure}); model not pushed")
   print(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "pushed: no")
 
 

@@ -16,7 +16,9 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.types import Channel, standard_artifacts
 
+from components import atomic_pusher
 from components.anomalies_gate import AnomaliesGate
+from components.serving_check import ServingCheck
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
 from components.baseline_resolver import PreviousBlessedModelStrategy
@@ -84,7 +86,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
                     metadata_connection_config: Optional[object] = None,
                     orchestrator: str = "local") -> tfx_pipeline.Pipeline:
   """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> Trainer ->
-  baseline Resolver -> Evaluator -> Pusher, wired from `config`.
+  baseline Resolver -> Evaluator, ServingCheck -> Pusher (atomic), wired from `config`.
 
   orchestrator: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner). Kubeflow accepts only TFX's own
   resolver strategies, so there the baseline is LatestBlessedModelStrategy's (resolved before the Trainer; an
@@ -127,15 +129,19 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"],
       eval_config=evaluation.make_eval_config(config, num_classes))
+  # Before the Pusher: a fresh process loads the model and calls serving_default on raw eval examples.
+  serving_check = ServingCheck(model=trainer.outputs["model"], examples=example_gen.outputs["examples"])
   pusher = Pusher(
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+      infra_blessing=serving_check.outputs["blessing"],
       push_destination=pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir)))
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir)),
+      custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)  # a version appears whole or not at all
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform, trainer,
-                  baseline_resolver, evaluator, pusher],
+                  baseline_resolver, evaluator, serving_check, pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

@@ -21,6 +21,7 @@ class RunSummary:
   baseline_model: Optional[str] = None  # URI of the model the Evaluator compared against, if any
   pipeline_name: str = ""
   started: float = 0.0  # seconds since the epoch
+  serving_check_failure: Optional[str] = None  # why ServingCheck refused the model (then it is not pushed)
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -45,7 +46,8 @@ class RunSummary:
     return {"run_id": self.run_id, "pipeline": self.pipeline_name, "started": self.started_text,
             "components": self.components, "executed": self.executed(), "metrics": self.metrics,
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
-            "baseline_model": self.baseline_model, "model": self.output_uri("Trainer", "model")}
+            "baseline_model": self.baseline_model, "model": self.output_uri("Trainer", "model"),
+            "serving_check_failure": self.serving_check_failure}
 
 
 def open_store(metadata_path: str):
@@ -122,9 +124,13 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   pushed = outputs.get("Pusher", {}).get("pushed_model")
   if pushed and pushed[0].custom_properties["pushed"].int_value == 1:
     pushed_to = pushed[0].custom_properties["pushed_destination"].string_value
+  serving_check = outputs.get("ServingCheck", {}).get("blessing")
+  failure = None
+  if serving_check and serving_check[0].custom_properties["blessed"].int_value != 1:
+    failure = serving_check[0].custom_properties["reason"].string_value or "unknown reason"
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
-                    outputs=outputs)
+                    serving_check_failure=failure, outputs=outputs)
 
 
 def _is_resolver(store, execution) -> bool:

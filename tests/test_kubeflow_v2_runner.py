@@ -14,7 +14,7 @@ BEAM = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1
         f"--sdk_container_image={IMAGE}"]
 COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
               "Trainer", "baseline_resolver-model-resolver", "baseline_resolver-model-blessing-resolver",
-              "Evaluator", "Pusher"}
+              "Evaluator", "ServingCheck", "Pusher"}
 BEAM_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Evaluator"}
 
 
@@ -51,7 +51,8 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["Transform"] == {"ImageExampleGen", "SchemaGen", "AnomaliesGate"}  # stops on anomalies
   assert depends["Trainer"] == {"Transform", "SchemaGen"}
   assert depends["Evaluator"] == {"ImageExampleGen", "Trainer", "baseline_resolver-model-resolver"}
-  assert depends["Pusher"] == {"Evaluator", "Trainer"}
+  assert depends["ServingCheck"] == {"ImageExampleGen", "Trainer"}
+  assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck"}
 
   spec = yaml.safe_load(output.read_text())
   executors = spec["deploymentSpec"]["executors"]

@@ -15,8 +15,11 @@ def test_wires_every_component_in_order(tmp_path):
   pipeline = create_pipeline(c, num_classes=10)
   assert [n.id for n in pipeline.components] == [
       "ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
-      "baseline_resolver", "Evaluator", "Pusher"]
+      "ServingCheck", "baseline_resolver", "Evaluator", "Pusher"]
   components = _by_id(pipeline)
+  assert components["ServingCheck"] in components["Pusher"].upstream_nodes  # no push without the serving check
+  assert "infra_blessing" in components["Pusher"].inputs
+  assert "atomic_pusher" in str(components["Pusher"].executor_spec.executor_class)
   assert components["AnomaliesGate"] in components["Transform"].upstream_nodes
   assert components["Trainer"] in components["baseline_resolver"].upstream_nodes  # resolves after training
   assert pipeline.beam_pipeline_args == ["--direct_num_workers=2"]

@@ -1,0 +1,127 @@
+"""AtomicPusher: TFX's Pusher, but a pushed version appears whole or not at all.
+
+TF Serving (and `modelfab serve`) load any new numeric directory they see under the base directory. TFX's own Pusher
+copies straight into `<base>/<version>/`, so a push killed half-way leaves a half-copied version that a server would
+try to load. This executor copies into a hidden temporary name beside it (`<base>/.push-<version>-<pid>`) and
+renames it to `<base>/<version>` when complete; a rename within one filesystem is atomic. A failed push (full disk,
+no permission) removes its temporary copy, names the cause, and leaves earlier versions as they were. Temporary
+copies left by killed pushes are removed by the next push.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+from typing import Any, Dict, List, Tuple
+
+from absl import logging
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+TEMP_PREFIX = ".push-"
+
+
+class PushError(RuntimeError):
+  """The model could not be pushed; the message names the destination and the cause."""
+
+
+def _remove_stale_temp_dirs(base: str) -> None:
+  """Removes `.push-*` copies whose process is gone (killed pushes)."""
+  for name in os.listdir(base):
+    if not name.startswith(TEMP_PREFIX):
+      continue
+    pid = name.rsplit("-", 1)[-1]
+    alive = False
+    if pid.isdigit():
+      try:
+        os.kill(int(pid), 0)
+        alive = int(pid) != os.getpid()
+      except OSError:
+        alive = False
+    if not alive:
+      shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _copy_tree(src: str, dst: str) -> None:
+  """Copies `src` to `dst` with saved_model.pb last (readers take that file as the sign of a complete model)."""
+  shutil.copytree(src, dst, ignore=lambda folder, names: ["saved_model.pb"] if folder == src else [])
+  if os.path.isfile(os.path.join(src, "saved_model.pb")):
+    shutil.copy2(os.path.join(src, "saved_model.pb"), os.path.join(dst, "saved_model.pb"))
+
+
+def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
+  """Copies the SavedModel at `model_dir` to a new `<base>/<version>` in one rename; returns (version, path).
+
+  The version is the Unix time in seconds (TF Serving's convention, and TFX's); if that directory exists, the next
+  free number is taken. Raises PushError naming `base` and the cause; nothing is left behind on failure.
+  """
+  try:
+    os.makedirs(base, exist_ok=True)
+    _remove_stale_temp_dirs(base)
+  except OSError as e:
+    raise PushError(f"cannot push to {base}: {e.strerror or e}") from e
+  version = int(time.time())
+  temp = os.path.join(base, f"{TEMP_PREFIX}{version}-{os.getpid()}")
+  try:
+    _copy_tree(model_dir, temp)
+    for file_or_dir in (temp, base):  # the copy reaches the disk before it gets its final name
+      _fsync_dir(file_or_dir)
+    while True:
+      target = os.path.join(base, str(version))
+      try:
+        if os.path.exists(target):
+          raise FileExistsError(errno.EEXIST, "exists", target)
+        os.rename(temp, target)
+        _fsync_dir(base)
+        return str(version), target
+      except (FileExistsError, OSError) as e:
+        if isinstance(e, FileExistsError) or e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+          version += 1
+          continue
+        raise
+  except (OSError, shutil.Error) as e:
+    shutil.rmtree(temp, ignore_errors=True)
+    cause = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    raise PushError(f"cannot push to {base}: {cause}; earlier versions are untouched") from e
+
+
+def _fsync_dir(path: str) -> None:
+  try:
+    fd = os.open(path, os.O_RDONLY)
+  except OSError:
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+class Executor(pusher_executor.Executor):
+  """Pusher executor whose filesystem pushes are atomic (see `push_atomically`); other destinations as TFX's."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+    base = destination.filesystem.base_directory
+    if destination.WhichOneof("destination") != "filesystem" or "://" in base:
+      super().Do(input_dict, output_dict, exec_properties)  # remote stores have no atomic rename to rely on
+      return
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    version, path = push_atomically(self.GetModelPath(input_dict), base)
+    logging.info("Model pushed to %s.", path)
+    self._MarkPushed(model_push, pushed_destination=path, pushed_version=version)
+
+
+EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

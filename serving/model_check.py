@@ -1,0 +1,61 @@
+"""Loads a model and calls `serving_default` on raw examples, as a server would: the check before the Pusher.
+
+Run in a fresh process (`python -m serving.model_check MODEL_DIR EXAMPLES_FILE`), so it catches what the training
+process hides: ops registered only there, files outside the model directory, a graph that does not load. EXAMPLES_FILE
+holds serialized raw tf.Examples as a TFRecord file. Exit status 0 when the model answers sensibly; otherwise 1 and
+the reason as the last line of standard error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import List
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def check_serving(model_dir: str, examples: List[bytes]) -> None:
+  """Raises ModelError with the reason unless `serving_default` returns one row of finite probabilities summing to
+  1, a label and a score for each example."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from serving.model_loader import ModelError, load_model  # pylint: disable=g-import-not-at-top
+  from serving.predict import predict_serialized  # pylint: disable=g-import-not-at-top
+
+  model = load_model(model_dir)
+  outputs = predict_serialized(model, examples)
+  missing = [k for k in ("probabilities", "label", "score") if k not in outputs]
+  if missing:
+    raise ModelError(f"{model_dir}: serving_default does not return {missing}")
+  probabilities = outputs["probabilities"]
+  if probabilities.shape[0] != len(examples) or len(outputs["label"]) != len(examples):
+    raise ModelError(f"{model_dir}: {len(examples)} examples in, {probabilities.shape[0]} predictions out")
+  if not np.all(np.isfinite(probabilities)):
+    raise ModelError(f"{model_dir}: serving_default returns non-finite probabilities (NaN or inf)")
+  if not np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3):
+    raise ModelError(f"{model_dir}: serving_default's probabilities do not sum to 1")
+  if model.metadata.labels and not set(l.decode("utf-8") for l in outputs["label"]) <= set(model.metadata.labels):
+    raise ModelError(f"{model_dir}: serving_default returns labels outside the model's classes")
+
+
+def main(argv: List[str]) -> int:
+  if len(argv) != 3:
+    print("usage: python -m serving.model_check MODEL_DIR EXAMPLES_FILE", file=sys.stderr)
+    return 2
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
+
+  examples = [r.numpy() for r in tf.data.TFRecordDataset(argv[2])]
+  try:
+    check_serving(argv[1], examples)
+  except ModelError as e:
+    print(str(e), file=sys.stderr)
+    return 1
+  print(f"serving_default answered {len(examples)} raw examples")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))
