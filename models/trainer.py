@@ -66,13 +66,28 @@ def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf
   ]
 
 
+def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expected_classes: Optional[int]) -> int:
+  """The number of classes in the training split; DataError when the data has classes that are not in it."""
+  num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
+  if expected_classes and num_classes < expected_classes:
+    from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+
+    trained = sorted(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                     for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY))
+    raise DataError(f"only {num_classes} of the {expected_classes} classes have training examples ({trained}); "
+                    "the examples of the others all fell into the eval split. Add examples to them or lower "
+                    "--eval-percent")
+  return num_classes
+
+
 def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
-          log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None):
+          log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None,
+          expected_classes: Optional[int] = None):
   """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput)."""
   task = tasks.get_task(task_name)
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))  # same weights init, shuffles and augmentation each run
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
-  num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
+  num_classes = check_every_class_trained(tf_transform_output, expected_classes)
   dist = strategy.get_strategy(strategy_name, tpu_address)
   batch_size = int(hp["batch_size"]) * dist.num_replicas_in_sync
   num_train = input_pipeline.count_examples(train_files)
@@ -125,7 +140,8 @@ def run_fn(fn_args) -> None:
       task_name, hp, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,
       log_dir=fn_args.model_run_dir,
       backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
-      strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"))
+      strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"),
+      expected_classes=config.get("num_classes"))
   trained = time.time()
   export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

@@ -6,6 +6,7 @@ at once.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import time
@@ -13,8 +14,9 @@ from typing import List, Optional
 
 from pipelines import config as config_lib
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad flags, data, checkpoint or model path
+EXIT_FAILED = 1  # the pipeline failed (anomalies, a failing component)
+EXIT_BUSY = 3  # another run holds the output dir
 
 
 class CliError(Exception):
@@ -34,8 +36,11 @@ def _quiet_libraries(verbose: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="modelfab", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True)
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument("--verbose", action="store_true",
+                      help="library logs (TensorFlow, TFX, Beam) on the terminal instead of the log file")
 
-  settings = argparse.ArgumentParser(add_help=False)  # pipeline settings shared by `run` and `compile`
+  settings = argparse.ArgumentParser(add_help=False, parents=[common])  # shared by `run` and `compile`
   settings.add_argument("--preset", default="digits-cnn", choices=sorted(config_lib.PRESETS))
   settings.add_argument("--data", help="data location (default: the preset's embedded data)")
   settings.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
@@ -68,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
   run.add_argument("--output", default="modelfab-output",
                    help="pipeline root, ML Metadata store and serving dir go under it (default: %(default)s)")
-  run.add_argument("--verbose", action="store_true", help="full TFX/Beam logs")
+  run.add_argument("--wait", action="store_true",
+                   help="when another run is using the output dir, wait for it instead of stopping at once")
 
-  predict = sub.add_parser("predict", help="classify images with a pushed model (raw bytes through serving_default)")
+  predict = sub.add_parser("predict", parents=[common],
+                           help="classify images or texts with a pushed model (raw input through serving_default)")
   predict.add_argument("--model", required=True,
                        help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
   predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
@@ -91,17 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
   compile_.add_argument("--region", help="Google Cloud region (for --workers > 1)")
   compile_.add_argument("--machine-type", help="machine type of each Trainer worker (default: n1-standard-8)")
 
-  runs = sub.add_parser("runs", help="list the runs recorded in the ML Metadata store of an output dir")
+  runs = sub.add_parser("runs", parents=[common],
+                        help="list the runs recorded in the ML Metadata store of an output dir")
   runs.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
   runs.add_argument("--pipeline", help="only runs of this pipeline (preset name)")
   runs.add_argument("--json", action="store_true", help="one JSON array with every field, for scripts")
 
-  board = sub.add_parser("tensorboard", help="serve TensorBoard on 127.0.0.1 over every trained run of an output dir")
+  board = sub.add_parser("tensorboard", parents=[common],
+                         help="serve TensorBoard on 127.0.0.1 over every trained run of an output dir")
   board.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
   board.add_argument("--port", type=int, default=6006, help="port on 127.0.0.1 (default: %(default)s)")
   board.add_argument("--reload-interval", type=int, help="seconds between re-reads of the logs (TensorBoard's 5)")
 
-  report = sub.add_parser("report", help="write an HTML page (and PNG figures) about one run")
+  report = sub.add_parser("report", parents=[common], help="write an HTML page (and PNG figures) about one run")
   report.add_argument("run", nargs="?", help="run id or a unique prefix of it (default: the newest run)")
   report.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
   report.add_argument("--report-dir", help="where to write report.html and the figures "
@@ -135,7 +144,8 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 
 def _install_progress_printer(verbose: bool) -> None:
-  """Prints each component as it starts and finishes, with its time; other TFX logs only with --verbose."""
+  """Prints each component as it starts and finishes, with its time; other library logs only with --verbose
+  (otherwise they go to the log file, see pipelines/console.py)."""
   import logging  # pylint: disable=g-import-not-at-top
 
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
@@ -156,31 +166,40 @@ def _install_progress_printer(verbose: bool) -> None:
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("absl").addHandler(ProgressHandler(level=logging.INFO))
-  # A root handler of our own makes later logging.basicConfig() calls (Beam, TF) no-ops.
-  root_handler = logging.StreamHandler(sys.stderr)
-  root_handler.setLevel(logging.INFO if verbose else logging.WARNING)
-  root_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-  logging.getLogger().addHandler(root_handler)
-  absl_logging.get_absl_handler().setLevel(logging.INFO if verbose else logging.WARNING)
+  if verbose:
+    # A root handler of our own makes later logging.basicConfig() calls (Beam, TF) no-ops.
+    root_handler = logging.StreamHandler(sys.stderr)
+    root_handler.setLevel(logging.INFO)
+    root_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(root_handler)
+  absl_logging.get_absl_handler().setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
   config = config_from_args(args).resolved()
-  from pipelines import local_runner  # pylint: disable=g-import-not-at-top
+  from pipelines import local_runner, output_dir  # pylint: disable=g-import-not-at-top
 
   print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
   _install_progress_printer(args.verbose)
   started = time.time()
-  from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+  pipeline = local_runner.build(config)  # checks data and settings first: nothing is written when they are bad
+  if args.console is not None:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    args.console.move_to(os.path.join(config.output, "logs", f"run-{stamp}-{os.getpid()}.log"))
+  with output_dir.locked(config.output, wait=args.wait):
+    from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
 
-  sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
-  local_runner.run(config)
+    sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
+    LocalDagRunner().run(pipeline)
+    summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)  # ours: we hold the lock
   from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
-  summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)
   tensorboard_logs.prepare_logdir(config.output)  # training curves and eval scalars, side by side per run
   print_summary(summary, time.time() - started)
   output = args.output
+  if args.console is not None and not args.console.verbose:
+    print(f"library log: {args.console.path}")
   print(f"inspect: modelfab runs --output {output} | modelfab tensorboard --output {output} | "
         f"modelfab report --output {output}")
   return 0
@@ -291,8 +310,11 @@ def cmd_tensorboard(args: argparse.Namespace) -> int:
   from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
   sys.argv = sys.argv[:1]
-  tensorboard_logs.serve(args.output, port=args.port, reload_seconds=args.reload_interval)
-  return 0
+  if not 1 <= args.port <= 65535:
+    raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  if args.reload_interval is not None and args.reload_interval < 1:
+    raise CliError(f"--reload-interval must be at least 1 second, got {args.reload_interval}")
+  return tensorboard_logs.serve(args.output, port=args.port, reload_seconds=args.reload_interval)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -309,29 +331,70 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  _quiet_libraries(getattr(args, "verbose", False))
+  _quiet_libraries(args.verbose)
+  from pipelines import console  # pylint: disable=g-import-not-at-top
+
+  log = console.ConsoleLog(console.temporary_log_path(args.command), verbose=args.verbose)
+  args.console = log
+  with log:
+    status = _dispatch(args, log)
+  in_temp_dir = os.path.dirname(log.path) == os.path.dirname(console.temporary_log_path(args.command))
+  if status in (0, EXIT_USAGE, EXIT_BUSY) and in_temp_dir and not args.verbose:
+    _remove_quietly(log.path)  # no traceback to keep, and no output dir to keep it in
+  return status
+
+
+def _dispatch(args: argparse.Namespace, log) -> int:
+  """Runs the subcommand; one line on stderr and an exit status for every failure, the traceback in the log."""
   from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
   from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
+  from pipelines.output_dir import OutputBusy, OutputNotWritable  # pylint: disable=g-import-not-at-top
   from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
 
+  commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs,
+              "tensorboard": cmd_tensorboard, "report": cmd_report}
   try:
-    commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs, "tensorboard": cmd_tensorboard,
-                "report": cmd_report}
     return commands[args.command](args)
-  except (CliError, DataError, CheckpointError, ModelError, FileNotFoundError) as e:
+  except (CliError, DataError, CheckpointError, ModelError, OutputNotWritable, FileNotFoundError) as e:
     print(f"modelfab: error: {e}", file=sys.stderr)
     return EXIT_USAGE
+  except OutputBusy as e:
+    print(f"modelfab: error: {e}", file=sys.stderr)
+    return EXIT_BUSY
   except Exception as e:  # pylint: disable=broad-except
-    known = _known_failure(e)
-    if not known:
+    if args.verbose:
       raise
-    print(f"modelfab: error: {known}", file=sys.stderr)
-    return EXIT_FAILED
+    from pipelines import console  # pylint: disable=g-import-not-at-top
+
+    log_path = console.log_exception(log)
+    known = _known_failure(e)
+    message = known or f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    print(f"modelfab: error: {message}", file=sys.stderr)
+    if log_path and not known:
+      print(f"modelfab: the full traceback is in {log_path} (or run again with --verbose)", file=sys.stderr)
+    return EXIT_USAGE if _is_data_error(e) else EXIT_FAILED
+
+
+def _remove_quietly(path: str) -> None:
+  try:
+    os.remove(path)
+  except OSError:
+    pass
+
+
+def _is_data_error(error: Exception) -> bool:
+  """Whether a failure inside the pipeline was caused by the data or the checkpoint (exit status 2)."""
+  seen = error
+  while seen is not None:
+    if type(seen).__name__ in ("DataError", "CheckpointError"):
+      return True
+    seen = seen.__cause__ or seen.__context__
+  return False
 
 
 def _known_failure(error: Exception) -> Optional[str]:
   """A one-line message for failures the pipeline reports on purpose (anomalies, strategy); None otherwise."""
-  names = {"AnomaliesFound", "StrategyError", "DataError", "CheckpointError"}
+  names = {"AnomaliesFound", "StrategyError", "DataError", "CheckpointError", "PushError"}
   seen = error
   while seen is not None:
     if type(seen).__name__ in names:

@@ -14,6 +14,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from pipelines import config as config_lib  # pylint: disable=g-import-not-at-top
+from pipelines import output_dir  # pylint: disable=g-import-not-at-top
 from pipelines.data_check import check_data, estimate_examples  # pylint: disable=g-import-not-at-top
 
 
@@ -28,7 +29,7 @@ def build(config: config_lib.PipelineConfig):
   from tfx.orchestration import metadata  # pylint: disable=g-import-not-at-top
   from pipelines.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
 
-  os.makedirs(config.output, exist_ok=True)
+  output_dir.prepare(config.output)  # created and writable, or OutputNotWritable naming it
   return create_pipeline(
       config, num_classes,
       metadata_connection_config=metadata.sqlite_metadata_connection_config(config.metadata_path))

@@ -113,7 +113,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       preprocessing_fn=PREPROCESSING_FN.format(task=config.task), custom_config=transform_config,
       disable_statistics=True)  # StatisticsGen already covers the raw data; this saved ~20 s of a 2-core run
   transform.add_upstream_node(anomalies_gate)
-  trainer = make_trainer(config, module_config, transform, schema_gen)
+  trainer = make_trainer(config, {**module_config, "num_classes": num_classes}, transform, schema_gen)
   if orchestrator == "kubeflow":
     baseline_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,

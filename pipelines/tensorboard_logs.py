@@ -93,8 +93,8 @@ def write_scalars(log_dir: str, scalars: Dict[str, float], step: int) -> None:
   writer.close()
 
 
-def serve(output: str, port: int = 6006, host: str = "127.0.0.1", reload_seconds: Optional[int] = None) -> None:
-  """Prepares the log dir and serves TensorBoard on host:port until interrupted."""
+def serve(output: str, port: int = 6006, host: str = "127.0.0.1", reload_seconds: Optional[int] = None) -> int:
+  """Prepares the log dir and serves TensorBoard on host:port until interrupted; returns TensorBoard's status."""
   from tensorboard import program  # pylint: disable=g-import-not-at-top
 
   runs = prepare_logdir(output)
@@ -105,4 +105,4 @@ def serve(output: str, port: int = 6006, host: str = "127.0.0.1", reload_seconds
   if reload_seconds is not None:
     argv += ["--reload_interval", str(reload_seconds)]
   board.configure(argv=argv)
-  board.main()
+  return int(board.main() or 0)

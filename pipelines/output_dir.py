@@ -1,0 +1,68 @@
+"""The output dir a run owns: created and checked writable before TFX starts, and locked for one run at a time.
+
+Two runs writing one ML Metadata store and one serving dir at once would each read back the other's run. A run
+holds an exclusive `flock` on `<output>/.modelfab.lock` from start to summary. A second run stops at once naming the
+holder, or with `wait=True` waits for it. The kernel drops the lock when its process ends, even when killed, so a
+stale lock cannot block a later run. Readers (`modelfab runs`, `report`) take no lock: they open ML Metadata read-only.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import os
+import sys
+import time
+from typing import Iterator
+
+LOCK_FILE = ".modelfab.lock"
+
+
+class OutputBusy(RuntimeError):
+  """Another run holds the output dir."""
+
+
+class OutputNotWritable(ValueError):
+  """The output dir cannot be created or written; the message names it and the cause."""
+
+
+def prepare(output: str) -> None:
+  """Creates `output` and checks that a file can be written in it; OutputNotWritable otherwise."""
+  try:
+    os.makedirs(output, exist_ok=True)
+    probe = os.path.join(output, f".write-check-{os.getpid()}")
+    with open(probe, "w") as f:
+      f.write("ok")
+      f.flush()
+      os.fsync(f.fileno())
+    os.remove(probe)
+  except OSError as e:
+    cause = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+             errno.EACCES: "permission denied"}.get(e.errno, e.strerror or str(e))
+    raise OutputNotWritable(f"output dir {output} is not writable: {cause}") from e
+
+
+@contextlib.contextmanager
+def locked(output: str, wait: bool = False) -> Iterator[None]:
+  """Holds the output dir's run lock; raises OutputBusy at once (or waits, with `wait`) when another run has it."""
+  path = os.path.join(output, LOCK_FILE)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as e:
+      holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+      if not wait:
+        raise OutputBusy(f"{output} is in use by another modelfab run ({holder}); wait for it to finish, "
+                         "pass --wait, or use another --output") from e
+      print(f"[modelfab] waiting for the run using {output} ({holder}) to finish ...", flush=True)
+      started = time.time()
+      fcntl.flock(fd, fcntl.LOCK_EX)
+      print(f"[modelfab] output dir free after {time.time() - started:.0f}s", flush=True)
+    os.ftruncate(fd, 0)
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    os.pwrite(fd, f"pid {os.getpid()}, started {stamp}: modelfab {' '.join(sys.argv[1:])}".encode(), 0)
+    yield
+  finally:
+    os.close(fd)  # releases the lock
