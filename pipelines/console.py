@@ -53,6 +53,7 @@ class ConsoleLog:
     self._saved_stderr = None
     self._handler = None
     self._saved_levels = {}
+    self._saved_filters = []
 
   def __enter__(self) -> "ConsoleLog":
     if self.verbose:
@@ -73,6 +74,7 @@ class ConsoleLog:
     for handler in self._saved_levels:  # handlers installed by libraries stay, but say nothing on the terminal
       handler.setLevel(logging.CRITICAL + 1)
     logging.captureWarnings(True)
+    self._saved_filters = warnings.filters[:]
     warnings.simplefilter("default")
     return self
 
@@ -96,6 +98,7 @@ class ConsoleLog:
     if self.verbose:
       return
     logging.captureWarnings(False)
+    warnings.filters[:] = self._saved_filters
     root = logging.getLogger()
     root.removeHandler(self._handler)
     for handler, level in self._saved_levels.items():
