@@ -48,10 +48,20 @@ def _remove_stale_temp_dirs(base: str) -> None:
 
 
 def _copy_tree(src: str, dst: str) -> None:
-  """Copies `src` to `dst` with saved_model.pb last (readers take that file as the sign of a complete model)."""
-  shutil.copytree(src, dst, ignore=lambda folder, names: ["saved_model.pb"] if folder == src else [])
-  if os.path.isfile(os.path.join(src, "saved_model.pb")):
-    shutil.copy2(os.path.join(src, "saved_model.pb"), os.path.join(dst, "saved_model.pb"))
+  """Copies `src` to `dst`, stopping at the first error, with saved_model.pb last (readers take that file as the
+  sign of a complete model)."""
+  last = []
+  for folder, _, names in os.walk(src):
+    target = os.path.join(dst, os.path.relpath(folder, src))
+    os.makedirs(target, exist_ok=True)
+    for name in names:
+      pair = (os.path.join(folder, name), os.path.join(target, name))
+      if folder == src and name == "saved_model.pb":
+        last.append(pair)
+      else:
+        shutil.copy2(*pair)
+  for pair in last:
+    shutil.copy2(*pair)
 
 
 def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
@@ -84,9 +94,9 @@ def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
           version += 1
           continue
         raise
-  except (OSError, shutil.Error) as e:
+  except OSError as e:
     shutil.rmtree(temp, ignore_errors=True)
-    cause = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    cause = e.strerror or str(e)
     raise PushError(f"cannot push to {base}: {cause}; earlier versions are untouched") from e
 
 
