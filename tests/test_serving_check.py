@@ -1,0 +1,51 @@
+"""The check before the Pusher: a fresh process loads the exported model and calls serving_default on raw examples."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow_transform as tft
+
+from components import serving_check
+from models import image_cnn, trainer
+from serving import model_loader, predict
+
+
+@pytest.fixture(scope="module")
+def exported(transformed_dataset, tmp_path_factory):
+  """A real exported image model (both signatures, Transform graph inside, metadata) and raw examples."""
+  tft_output = tft.TFTransformOutput(transformed_dataset[2])
+  model = image_cnn.build_model(image_cnn.hparams_from({"hparams": {"augment": False}}), num_classes=2)
+  raw = transformed_dataset[3]
+  examples = predict.serialized_examples([{"image": r["image"]} for r in raw[:8]])
+  return model, tft_output, examples, tmp_path_factory
+
+
+def _export(exported, name, break_weights=False):
+  model, tft_output, _, factory = exported
+  if break_weights:
+    kernel = model.get_layer("probabilities").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+  path = str(factory.mktemp(name) / "model")
+  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, path, "image_cnn")
+  return path
+
+
+def test_a_model_that_serves_passes_in_a_fresh_process(exported):
+  path = _export(exported, "good")
+  assert serving_check.run_check(path, exported[2], timeout_seconds=300) == ""
+  metadata = model_loader.read_metadata(path)
+  assert metadata.task == "image_cnn" and metadata.modality == "image" and sorted(metadata.labels) == ["bottom", "top"]
+
+
+def test_a_model_whose_variables_are_missing_is_refused_with_the_reason(exported):
+  path = _export(exported, "no-variables")
+  for data_file in glob.glob(os.path.join(path, "variables", "variables.data-*")):
+    os.remove(data_file)
+  reason = serving_check.run_check(path, exported[2], timeout_seconds=300)
+  assert reason.startswith(f"{path}: cannot load the SavedModel"), reason
+
+
+def test_a_model_answering_nan_is_refused(exported):
+  path = _export(exported, "nan", break_weights=True)
+  assert "non-finite probabilities" in serving_check.run_check(path, exported[2], timeout_seconds=300)
