@@ -382,25 +382,26 @@ def _remove_quietly(path: str) -> None:
     pass
 
 
-def _is_data_error(error: Exception) -> bool:
-  """Whether a failure inside the pipeline was caused by the data or the checkpoint (exit status 2)."""
-  seen = error
-  while seen is not None:
-    if type(seen).__name__ in ("DataError", "CheckpointError"):
-      return True
-    seen = seen.__cause__ or seen.__context__
-  return False
-
-
-def _known_failure(error: Exception) -> Optional[str]:
-  """A one-line message for failures the pipeline reports on purpose (anomalies, strategy); None otherwise."""
-  names = {"AnomaliesFound", "StrategyError", "DataError", "CheckpointError", "PushError"}
+def _in_cause_chain(error: Exception, names) -> Optional[BaseException]:
+  """The first exception in `error`'s cause/context chain whose class name is in `names`."""
   seen = error
   while seen is not None:
     if type(seen).__name__ in names:
-      return str(seen)
+      return seen
     seen = seen.__cause__ or seen.__context__
   return None
+
+
+def _is_data_error(error: Exception) -> bool:
+  """Whether a failure inside the pipeline was caused by the data or the checkpoint (exit status 2)."""
+  return _in_cause_chain(error, {"DataError", "CheckpointError"}) is not None
+
+
+def _known_failure(error: Exception) -> Optional[str]:
+  """A one-line message for failures the pipeline reports on purpose (anomalies, strategy, data, push); None
+  otherwise."""
+  known = _in_cause_chain(error, {"AnomaliesFound", "StrategyError", "DataError", "CheckpointError", "PushError"})
+  return str(known) if known is not None else None
 
 
 if __name__ == "__main__":
