@@ -22,8 +22,10 @@ def _read_examples(root, pattern="*/*"):
 def test_examples_keep_encoded_bytes_label_and_filename(tmp_path):
   gray = write_image(tmp_path / "data" / "zero" / "g.png", mode="L")
   rgb = write_image(tmp_path / "data" / "one" / "c.jpg", mode="RGB", fmt="JPEG", size=(30, 20))
+  write_image(tmp_path / "data" / "zero" / "h.png", mode="L", seed=1)  # each class needs 2 images
+  write_image(tmp_path / "data" / "one" / "d.png", mode="L", seed=2)
   examples = _read_examples(tmp_path / "data")
-  assert sorted(examples) == ["one/c.jpg", "zero/g.png"]
+  assert sorted(examples) == ["one/c.jpg", "one/d.png", "zero/g.png", "zero/h.png"]
   feature = examples["zero/g.png"].features.feature
   assert feature["image"].bytes_list.value[0] == gray.read_bytes()
   assert feature["label"].bytes_list.value[0] == b"zero"
@@ -33,9 +35,9 @@ def test_examples_keep_encoded_bytes_label_and_filename(tmp_path):
 
 
 def test_split_pattern_selects_files(tmp_path):
-  write_image(tmp_path / "data" / "a" / "x.png")
-  write_image(tmp_path / "data" / "b" / "y.png")
-  assert sorted(_read_examples(tmp_path / "data", "a/*")) == ["a/x.png"]
+  for name in ("a/x.png", "a/z.png", "b/y.png", "b/w.png"):
+    write_image(tmp_path / "data" / name)
+  assert sorted(_read_examples(tmp_path / "data", "a/*")) == ["a/x.png", "a/z.png"]
 
 
 def test_corrupt_file_fails_before_beam_runs(tmp_path):

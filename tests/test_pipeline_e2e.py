@@ -43,8 +43,8 @@ def _held_out_images(count_per_class=3):
 def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   _, output, summary = first_run
   assert set(summary.components) == {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                                     "AnomaliesGate", "Transform", "Trainer", "baseline_resolver", "Evaluator",
-                                     "Pusher"}
+                                     "AnomaliesGate", "Transform", "Trainer", "ServingCheck", "baseline_resolver",
+                                     "Evaluator", "Pusher"}
   assert summary.executed() == [n for n in summary.components if n != "baseline_resolver"]
   assert summary.blessed is True
   assert summary.metrics["sparse_categorical_accuracy"] >= 0.8
@@ -52,6 +52,7 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   pushed = pathlib.Path(summary.pushed_to)
   assert pushed.parent == output / "serving" / "digits-cnn" and pushed.name.isdigit()
   assert (pushed / "saved_model.pb").is_file()
+  assert summary.serving_check_failure is None
   assert summary.baseline_model is None
 
 
