@@ -25,6 +25,7 @@ COPY pipelines ./pipelines
 COPY components ./components
 COPY models ./models
 COPY serving ./serving
+COPY reports ./reports
 COPY data ./data
 RUN python -m uv pip install --system --no-deps --compile-bytecode . \
  && python -c "import models.trainer, components.image_example_gen, pipelines.pipeline"

@@ -141,7 +141,7 @@ def bert_benchmark(checkpoint: str, output: str, pipeline_epochs: int, timed_epo
   """text-bert: pipeline run, held-out accuracy, Trainer throughput ratio, serving latency ratio."""
   import csv  # pylint: disable=g-import-not-at-top
 
-  from pipelines import run_summary
+  from reports import run_summary
   from serving import predict  # pylint: disable=g-import-not-at-top
 
   started = time.time()
@@ -182,7 +182,7 @@ def main() -> None:
         shutil.rmtree(output)
       results["first_run_s"] = timed_run(output)
       results["cached_rerun_s"] = timed_run(output)
-    from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+    from reports import run_summary  # pylint: disable=g-import-not-at-top
 
     summary = run_summary.latest_run_summary(os.path.join(output, "metadata.sqlite"), "digits-cnn")
     results["eval_accuracy"] = summary.metrics.get("sparse_categorical_accuracy")

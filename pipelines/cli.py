@@ -187,13 +187,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     args.console.move_to(os.path.join(config.output, "logs", f"run-{stamp}-{os.getpid()}.log"))
   with output_dir.locked(config.output, wait=args.wait):
-    from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+    from reports import run_summary  # pylint: disable=g-import-not-at-top
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
 
     sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
     LocalDagRunner().run(pipeline)
     summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)  # ours: we hold the lock
-  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
+  from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
   tensorboard_logs.prepare_logdir(config.output)  # training curves and eval scalars, side by side per run
   print_summary(summary, time.time() - started)
@@ -276,7 +276,7 @@ def _metadata_path(output: str) -> str:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-  from pipelines import run_summary  # pylint: disable=g-import-not-at-top
+  from reports import run_summary  # pylint: disable=g-import-not-at-top
 
   runs = run_summary.list_runs(_metadata_path(args.output), args.pipeline)
   if args.json:
@@ -307,7 +307,7 @@ def format_runs(runs) -> str:
 
 def cmd_tensorboard(args: argparse.Namespace) -> int:
   _metadata_path(args.output)
-  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
+  from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
   sys.argv = sys.argv[:1]
   if not 1 <= args.port <= 65535:
@@ -319,7 +319,7 @@ def cmd_tensorboard(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
   _metadata_path(args.output)
-  from pipelines import report  # pylint: disable=g-import-not-at-top
+  from reports import report  # pylint: disable=g-import-not-at-top
 
   try:
     path = report.build_report(args.output, args.run, args.report_dir)

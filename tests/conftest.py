@@ -101,7 +101,8 @@ _exit_status = {}
 def two_runs(tmp_path_factory):
   """One output dir with two real pipeline runs on 20 digits per class: the first blessed and pushed, the second
   (2 epochs, so worse than its baseline) not blessed. Returns (output dir, [first run id, second run id])."""
-  from pipelines import cli, run_summary  # pylint: disable=g-import-not-at-top
+  from pipelines import cli  # pylint: disable=g-import-not-at-top
+  from reports import run_summary  # pylint: disable=g-import-not-at-top
 
   root = tmp_path_factory.mktemp("two-runs")
   data = copy_digits_subset(root / "digits", per_class=20)

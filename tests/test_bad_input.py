@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, write_image, write_tiny_checkpoint
-from pipelines import cli, data_check, run_summary
+from pipelines import cli, data_check
+from reports import run_summary
 from pipelines import config as config_lib
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import REPO, copy_digits_subset
 from components import atomic_pusher
-from pipelines import cli, output_dir, run_summary
+from pipelines import cli, output_dir
+from reports import run_summary
 
 MODELFAB = [sys.executable, "-m", "pipelines.cli"]
 EPOCHS = 12

@@ -127,6 +127,6 @@ def test_dockerfile_pins_tfx_installs_the_lock_and_every_package():
   tfx_version = pyproject.split('"tfx[kfp]==', 1)[1].split('"', 1)[0]
   assert f"FROM gcr.io/tfx-oss-public/tfx:{tfx_version}\n" in dockerfile
   assert "COPY requirements.lock" in dockerfile and "-r requirements.lock" in dockerfile
-  for package in ("pipelines", "components", "models", "serving", "data"):  # dotted module paths and the embedded data
+  for package in ("pipelines", "components", "models", "serving", "reports", "data"):  # dotted module paths and the embedded data
     assert f"COPY {package} ./{package}" in dockerfile
   assert f"WORKDIR {kubeflow_v2_runner.CONTAINER_ROOT}" in dockerfile

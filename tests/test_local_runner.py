@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from conftest import REPO, copy_digits_subset
-from pipelines import run_summary
+from reports import run_summary
 
 TFX = os.path.join(os.path.dirname(sys.executable), "tfx")
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from conftest import DIGITS, copy_digits_subset
 from models import features
-from pipelines import cli, run_summary
+from pipelines import cli
+from reports import run_summary
 from serving import predict
 
 PER_CLASS = 50

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from pipelines import cli, report, run_summary
+from pipelines import cli
+from reports import report, run_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-from pipelines import cli, run_summary
+from pipelines import cli
+from reports import run_summary
 
 
 def test_two_runs_one_blessed_one_not(two_runs):

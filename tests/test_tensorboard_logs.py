@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from pipelines import run_summary, tensorboard_logs
+from reports import run_summary, tensorboard_logs
 
 
 def test_eval_scalars_share_keras_accuracy_tag_and_drop_counts_and_nan():

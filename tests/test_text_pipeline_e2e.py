@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import review_vocab, write_tiny_checkpoint
-from pipelines import cli, run_summary
+from pipelines import cli
+from reports import run_summary
 from serving import predict
 
 

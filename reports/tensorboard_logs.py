@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Tuple
 
-from pipelines import run_summary
+from reports import run_summary
 
 LOGDIR_NAME = "tensorboard"
 EVALUATION_RUN = "evaluation"

@@ -15,7 +15,7 @@ import json
 import os
 from typing import Dict, List, Optional, Tuple
 
-from pipelines import run_summary
+from reports import run_summary
 
 REPORTS_DIR = "reports"
 
@@ -106,7 +106,7 @@ def label_counts(stats, label: str = "label") -> Dict[str, int]:
 
 def read_curves(model_run_dir: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
   """`train`/`validation` -> scalar tag -> [(step, value)], from the Trainer's TensorBoard event files."""
-  from pipelines import tensorboard_logs  # pylint: disable=g-import-not-at-top
+  from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
   return {run: tensorboard_logs.read_scalars(os.path.join(model_run_dir, run)) for run in ("train", "validation")
           if os.path.isdir(os.path.join(model_run_dir, run))}
