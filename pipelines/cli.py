@@ -297,6 +297,12 @@ def format_runs(runs) -> str:
     components = [n for n, state in r.components.items() if state != "resolved"]
     ran = ("all" if len(executed) == len(components) else "none (all cached)" if not executed
            else ",".join(executed))
+    interrupted = [n for n, state in r.components.items() if state == "interrupted"]
+    running = [n for n, state in r.components.items() if state == "running"]
+    if interrupted:
+      ran = f"interrupted in {','.join(interrupted)}" + (f" (ran {','.join(executed)})" if executed else "")
+    elif running:
+      ran = f"running {','.join(running)}" + (f" (ran {','.join(executed)})" if executed else "")
     metric = lambda name: f"{r.metrics[name]:.4f}" if name in r.metrics else "-"
     blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
     rows.append([r.run_id, r.started_text, r.pipeline_name, ran, metric("sparse_categorical_accuracy"),

@@ -43,6 +43,26 @@ def prepare(output: str) -> None:
     raise OutputNotWritable(f"output dir {output} is not writable: {cause}") from e
 
 
+def run_in_progress(output: str) -> bool:
+  """Whether the process that last took the output dir's lock is still alive (read without locking, so a reader
+  never makes a starting run fail as busy)."""
+  try:
+    with open(os.path.join(output, LOCK_FILE), encoding="utf-8") as f:
+      holder = f.read(4096)
+  except OSError:
+    return False
+  if not holder.startswith("pid "):
+    return False
+  try:
+    pid = int(holder[4:].split(",", 1)[0])
+    os.kill(pid, 0)
+  except (ValueError, ProcessLookupError):
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
 @contextlib.contextmanager
 def locked(output: str, wait: bool = False) -> Iterator[None]:
   """Holds the output dir's run lock; raises OutputBusy at once (or waits, with `wait`) when another run has it."""
@@ -65,4 +85,8 @@ def locked(output: str, wait: bool = False) -> Iterator[None]:
     os.pwrite(fd, f"pid {os.getpid()}, started {stamp}: modelfab {' '.join(sys.argv[1:])}".encode(), 0)
     yield
   finally:
+    try:
+      os.ftruncate(fd, 0)  # the run is over: readers see no holder
+    except OSError:
+      pass
     os.close(fd)  # releases the lock

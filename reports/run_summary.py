@@ -68,15 +68,26 @@ def latest_run_summary(metadata_path: str, pipeline_name: str) -> RunSummary:
 
 
 def list_runs(metadata_path: str, pipeline_name: Optional[str] = None) -> List[RunSummary]:
-  """Every run in the store (of `pipeline_name`, if given), oldest first."""
+  """Every run in the store (of `pipeline_name`, if given), oldest first.
+
+  A component left "running" by a run that is over (killed, or the machine went down) reads "interrupted": only
+  the newest run can still be going, and only while a process holds the output dir (pipelines.output_dir).
+  """
   if not os.path.isfile(metadata_path):
     raise FileNotFoundError(f"{metadata_path}: no ML Metadata store (has a pipeline run with this output dir?)")
+  from pipelines import output_dir  # pylint: disable=g-import-not-at-top
+
   store = open_store(metadata_path)
+  contexts = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+  in_progress = output_dir.run_in_progress(os.path.dirname(os.path.abspath(metadata_path)))
   runs = []
-  for context in sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id):
+  for context in contexts:
     owner = _pipeline_of(store, context)
     if pipeline_name is None or owner in (None, pipeline_name):
-      runs.append(summarize_run(store, context, owner or pipeline_name or ""))
+      run = summarize_run(store, context, owner or pipeline_name or "")
+      if not (in_progress and context is contexts[-1]):
+        run.components = {n: "interrupted" if state == "running" else state for n, state in run.components.items()}
+      runs.append(run)
   return runs
 
 

@@ -67,10 +67,12 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   _run_until(argv, r"^\[modelfab\] ImageExampleGen \.\.\.", 0.3)
   assert _complete_versions_only(serving) == []
   _run_until(argv, r"^\[modelfab\] Transform \.\.\.", 1.0)
-  assert states()["ImageExampleGen"] == "ran" and states()["Transform"] == "running"
+  assert states()["ImageExampleGen"] == "ran" and states()["Transform"] == "interrupted"  # killed, not running
   _run_until(argv, rf"^Epoch 4/{EPOCHS}", 0.0)  # three epochs done, each backed up
   assert states()["ImageExampleGen"] == "cached" and states()["Transform"] == "ran"
-  assert states()["Trainer"] == "running"
+  assert states()["Trainer"] == "interrupted"
+  assert cli.format_runs(run_summary.list_runs(store)).splitlines()[-1].split()[4:7] == [
+      "interrupted", "in", "Trainer"]
   fourth = _run_until(argv, r"^\[modelfab\] Pusher \.\.\.", 0.0)
   first_epoch = re.search(r"^Epoch (\d+)/", fourth, re.M)
   assert first_epoch and int(first_epoch.group(1)) >= 4, fourth  # resumed from BackupAndRestore, not epoch 1
@@ -200,7 +202,7 @@ def test_runs_reads_the_store_while_a_run_is_in_progress(tmp_path, capsys):
         break
     assert cli.main(["runs", "--output", str(output)]) == 0
     out = capsys.readouterr().out
-    assert "digits-cnn" in out and "ImageExampleGen" in out  # the run in progress, with what it executed so far
+    assert "running Trainer (ran ImageExampleGen," in out  # the run in progress, with what it executed so far
   finally:
     process.kill()
     process.wait()
