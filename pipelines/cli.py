@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
   compile_.add_argument("--region", help="Google Cloud region (for --workers > 1)")
   compile_.add_argument("--machine-type", help="machine type of each Trainer worker (default: n1-standard-8)")
 
+  serve = sub.add_parser("serve", parents=[common],
+                         help="serve the pushed models over TensorFlow Serving's REST API (127.0.0.1 by default)")
+  serve.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
+  serve.add_argument("--model", action="append", default=[], metavar="NAME",
+                     help="a model under <output>/serving to serve, repeatable (default: all)")
+  serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+  serve.add_argument("--port", type=int, default=8501, help="port (default: %(default)s, TF Serving's REST port)")
+  serve.add_argument("--versions", choices=("latest", "all"), default="latest",
+                     help="serve the newest version only, or every pushed version (default: %(default)s)")
+  serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+  serve.add_argument("--max-batch-size", type=int, default=32, help="examples per model call at most")
+  serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                     help="how long a batch waits for more requests once the first arrived")
+
   runs = sub.add_parser("runs", parents=[common],
                         help="list the runs recorded in the ML Metadata store of an output dir")
   runs.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
@@ -323,6 +337,23 @@ def cmd_tensorboard(args: argparse.Namespace) -> int:
   return tensorboard_logs.serve(args.output, port=args.port, reload_seconds=args.reload_interval)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+  root = os.path.join(args.output, "serving")
+  if not os.path.isdir(root):
+    raise CliError(f"{root}: no pushed models; run `modelfab run --output {args.output}` first")
+  for name in args.model:
+    if not os.path.isdir(os.path.join(root, name)):
+      raise CliError(f"{os.path.join(root, name)}: no such model (have: {', '.join(sorted(os.listdir(root)))})")
+  if not 1 <= args.port <= 65535:
+    raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:
+    raise CliError("--max-batch-size must be at least 1, --batch-timeout-ms at least 0, --poll-seconds above 0")
+  from serving import serve  # pylint: disable=g-import-not-at-top
+
+  return serve.serve(args.output, args.model or None, args.host, args.port, args.versions, args.poll_seconds,
+                     args.max_batch_size, args.batch_timeout_ms / 1000.0)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
   _metadata_path(args.output)
   from reports import report  # pylint: disable=g-import-not-at-top
@@ -358,7 +389,7 @@ def _dispatch(args: argparse.Namespace, log) -> int:
   from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
 
   commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs,
-              "tensorboard": cmd_tensorboard, "report": cmd_report}
+              "tensorboard": cmd_tensorboard, "report": cmd_report, "serve": cmd_serve}
   try:
     return commands[args.command](args)
   except (CliError, DataError, CheckpointError, ModelError, OutputNotWritable, FileNotFoundError) as e:

@@ -270,6 +270,14 @@ CASES = [
     ("report: no store", lambda root: ["report", "--output", str(root)], "no ML Metadata store"),
     ("tensorboard: port 0", _with(["tensorboard", "--output", "OUT", "--port", "0"]), "--port must be between"),
     ("tensorboard: no store", lambda root: ["tensorboard", "--output", str(root)], "no ML Metadata store"),
+    # serve
+    ("serve: no pushed models", lambda root: ["serve", "--output", str(root)], "no pushed models"),
+    ("serve: unknown model", _with(["serve", "--output", "OUT", "--model", "nope"]), "nope: no such model"),
+    ("serve: port 0", _with(["serve", "--output", "OUT", "--port", "0"]), "--port must be between 1 and 65535"),
+    ("serve: batch size 0", _with(["serve", "--output", "OUT", "--max-batch-size", "0"]),
+     "--max-batch-size must be at least 1"),
+    ("serve: unknown version policy", _with(["serve", "--output", "OUT", "--versions", "some"]),
+     "argument --versions: invalid choice: 'some'"),
     # where the output goes
     ("--output is a file", lambda root: ["run", "--data", str(_two_classes(root)), "--output",
                                          str(_write(root / "file", b"x"))], "is not writable"),

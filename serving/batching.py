@@ -1,0 +1,92 @@
+"""Server-side batching, as TF Serving does it: concurrent requests are merged into one model call.
+
+Each request hands its examples to the Batcher and waits. A worker thread takes what is queued, up to
+`max_batch_size` examples, waiting at most `batch_timeout` seconds for more once the first request arrived, calls
+the model once, and hands each request its own rows of the result.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+BatchFn = Callable[[List[bytes]], Dict[str, np.ndarray]]
+
+
+class Batcher:
+  """Merges concurrent `submit` calls into batches for `batch_fn` (serialized examples in, arrays out)."""
+
+  def __init__(self, batch_fn: BatchFn, max_batch_size: int = 32, batch_timeout: float = 0.002,
+               on_batch: Optional[Callable[[int], None]] = None):
+    self.batch_fn = batch_fn
+    self.max_batch_size = max_batch_size
+    self.batch_timeout = batch_timeout
+    self.on_batch = on_batch
+    self._queue: "queue.Queue" = queue.Queue()
+    self._closed = False
+    self._close_lock = threading.Lock()
+    self._worker = threading.Thread(target=self._loop, name="modelfab-batcher", daemon=True)
+    self._worker.start()
+
+  def submit(self, examples: List[bytes]) -> Dict[str, np.ndarray]:
+    """Runs `examples` in the next batch; returns their rows of every output (raises what the model raised)."""
+    future: Future = Future()
+    with self._close_lock:
+      if self._closed:  # a request that picked this version just before it was retired still gets an answer
+        return self.batch_fn(examples)
+      self._queue.put((examples, future))
+    return future.result()
+
+  def stop(self) -> None:
+    """Answers everything already queued, then ends the worker; later submits run unbatched."""
+    with self._close_lock:
+      self._closed = True
+      self._queue.put(None)
+    self._worker.join(timeout=30)
+
+  def _loop(self) -> None:
+    stopping = False
+    while not stopping:
+      first = self._queue.get()
+      if first is None:
+        return
+      pending = [first]
+      size = len(first[0])
+      deadline = time.monotonic() + self.batch_timeout
+      while size < self.max_batch_size:
+        remaining = deadline - time.monotonic()
+        try:
+          item = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
+        except queue.Empty:
+          break
+        if item is None:
+          stopping = True
+          break
+        pending.append(item)
+        size += len(item[0])
+      self._run(pending, size)
+
+  def _run(self, pending, size: int) -> None:
+    examples = [e for request, _ in pending for e in request]
+    try:
+      outputs = self.batch_fn(examples)
+    except Exception as e:  # pylint: disable=broad-except
+      if len(pending) == 1:
+        pending[0][1].set_exception(e)
+        return
+      for request, future in pending:  # one bad request must not fail the others: run each alone
+        try:
+          future.set_result(self.batch_fn(request))
+        except Exception as single:  # pylint: disable=broad-except
+          future.set_exception(single)
+      return
+    if self.on_batch:
+      self.on_batch(size)
+    start = 0
+    for request, future in pending:
+      future.set_result({k: v[start:start + len(request)] for k, v in outputs.items()})
+      start += len(request)

@@ -1,0 +1,48 @@
+"""`modelfab serve`: the pushed models under `<output>/serving/` behind TF Serving's REST API (uvicorn)."""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from serving.model_server import ModelServer
+from serving.rest_api import Metrics, create_app
+
+
+def make_server(serving_root: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
+                poll_seconds: float = 2.0, max_batch_size: int = 32, batch_timeout: float = 0.002):
+  """(ModelServer, FastAPI app) with the batch-size metric wired; models are loaded when the server starts."""
+  metrics = Metrics()
+  server = ModelServer(serving_root, model_names, version_policy, poll_seconds, max_batch_size, batch_timeout,
+                       on_batch=lambda name, version, size: metrics.batch_size.labels(name).observe(size))
+  return server, create_app(server, metrics)
+
+
+def serve(output: str, model_names: Optional[List[str]] = None, host: str = "127.0.0.1", port: int = 8501,
+          version_policy: str = "latest", poll_seconds: float = 2.0, max_batch_size: int = 32,
+          batch_timeout: float = 0.002) -> int:
+  """Loads the models, then serves until interrupted; returns an exit status."""
+  import uvicorn  # pylint: disable=g-import-not-at-top
+
+  root = os.path.join(output, "serving")
+  server, app = make_server(root, model_names, version_policy, poll_seconds, max_batch_size, batch_timeout)
+  server.start()
+  names = server.names()
+  loaded = {n: [s["version"] for s in server.status(n) if s["state"] == "AVAILABLE"] for n in names
+            if _has_status(server, n)}
+  for name in names:
+    print(f"[modelfab] {name}: serving version(s) {', '.join(loaded.get(name, [])) or 'none yet'}", flush=True)
+  print(f"[modelfab] TF Serving REST API at http://{host}:{port}/v1/models/<name> "
+        f"(metrics at /monitoring/prometheus/metrics); Ctrl+C stops", flush=True)
+  try:
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+  finally:
+    server.stop()
+  return 0
+
+
+def _has_status(server: ModelServer, name: str) -> bool:
+  try:
+    server.status(name)
+    return True
+  except LookupError:
+    return False

@@ -1,0 +1,158 @@
+"""`modelfab serve`, for real: the command in a subprocess on a free loopback port, a plain HTTP client that speaks
+TF Serving's documented JSON, bounded request loops."""
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import DIGITS, REPO
+from components import atomic_pusher
+from serving import predict
+
+MODEL = "digits-cnn"
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _request(port, method, path, body=None):
+  connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+  data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+  connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+  response = connection.getresponse()
+  raw = response.read()
+  connection.close()
+  return response.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode())
+
+
+@pytest.fixture(scope="module")
+def server(two_runs, tmp_path_factory):
+  """A copy of a real pushed digits model, served by `modelfab serve` (polling every 0.5 s)."""
+  output, _ = two_runs
+  root = tmp_path_factory.mktemp("serve") / "out"
+  shutil.copytree(output / "serving", root / "serving")
+  port = _free_port()
+  process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", str(root), "--port",
+                              str(port), "--poll-seconds", "0.5"], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+  deadline = time.time() + 120
+  while time.time() < deadline:
+    try:
+      if _request(port, "GET", f"/v1/models/{MODEL}")[0] == 200:
+        break
+    except OSError:
+      time.sleep(0.5)
+  else:
+    process.kill()
+    pytest.fail(process.stdout.read())
+  yield port, root
+  process.terminate()
+  process.wait(timeout=30)
+
+
+def _images(per_class=1, offset=60):
+  return [(path, d.name) for d in sorted(DIGITS.iterdir()) for path in sorted(d.iterdir())[offset:offset + per_class]]
+
+
+def _b64(data):
+  return {"b64": base64.b64encode(data).decode()}
+
+
+def test_status_and_metadata(server):
+  port, root = server
+  status, body = _request(port, "GET", f"/v1/models/{MODEL}")
+  [version] = os.listdir(root / "serving" / MODEL)
+  assert status == 200 and body["model_version_status"] == [
+      {"version": version, "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]
+  status, body = _request(port, "GET", f"/v1/models/{MODEL}/versions/{version}/metadata")
+  signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+  assert status == 200 and set(signature["outputs"]) == {"probabilities", "label", "score"}
+  assert body["metadata"]["modelfab"]["serving_features"] == ["image"]
+
+
+def test_classify_and_predict_give_the_labels_of_modelfab_predict(server):
+  port, root = server
+  images = _images()
+  expected = [label for label, _ in predict.predict_images(str(root / "serving" / MODEL), [str(p) for p, _ in images])]
+  status, body = _request(port, "POST", f"/v1/models/{MODEL}:classify",
+                          {"examples": [{"image": _b64(p.read_bytes())} for p, _ in images]})
+  assert status == 200
+  assert [max(result, key=lambda pair: pair[1])[0] for result in body["results"]] == expected
+  serialized = predict.serialized_examples([{"image": p.read_bytes()} for p, _ in images])
+  status, rows = _request(port, "POST", f"/v1/models/{MODEL}:predict", {"instances": [_b64(e) for e in serialized]})
+  assert status == 200 and [row["label"] for row in rows["predictions"]] == expected
+  assert abs(sum(rows["predictions"][0]["probabilities"]) - 1) < 1e-4
+  status, columns = _request(port, "POST", f"/v1/models/{MODEL}:predict",
+                             {"inputs": {"examples": [_b64(e) for e in serialized]}})
+  assert status == 200 and columns["outputs"]["label"] == expected
+
+
+@pytest.mark.parametrize("path,body,code,message", [
+    (f"/v1/models/nope:predict", {"instances": []}, 404, "Servable not found for request: Latest(nope)"),
+    (f"/v1/models/{MODEL}/versions/1:predict", {"instances": []}, 404, f"Specific({MODEL}, 1)"),
+    (f"/v1/models/{MODEL}:predict", b"{not json", 400, "JSON Parse error"),
+    (f"/v1/models/{MODEL}:classify", {"examples": [{"image": _b64(b"not an image")}]}, 400,
+     "the model refused the input"),
+    (f"/v1/models/{MODEL}:classify", {"examples": [{"picture": _b64(b"x")}]}, 400, "unknown ['picture']"),
+    (f"/v1/models/{MODEL}:predict", {"instances": ["plain string"]}, 400, "expected {\"b64\": ...}"),
+])
+def test_errors_have_tf_serving_shapes(server, path, body, code, message):
+  status, answer = _request(server[0], "POST", path, body)
+  assert status == code and message in answer["error"], answer
+
+
+def _counter(port, name, **labels):
+  _, text = _request(port, "GET", "/monitoring/prometheus/metrics")
+  total = 0.0
+  for family in text_string_to_metric_families(text):
+    for sample in family.samples:
+      if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+        total += sample.value
+  return total
+
+
+def test_load_while_a_new_version_is_pushed_drops_nothing_and_metrics_count_it(server):
+  port, root = server
+  base = root / "serving" / MODEL
+  [old] = os.listdir(base)
+  before = _counter(port, "modelfab_requests_total", model=MODEL, api="classify", status="200")
+  batches_before = _counter(port, "modelfab_batch_size_count", model=MODEL)
+  body = {"examples": [{"image": _b64(_images()[3][0].read_bytes())}]}
+  failures, done = [], []
+  pushed = threading.Event()
+
+  def client(n):
+    for i in range(25):
+      if n == 0 and i == 12:
+        atomic_pusher.push_atomically(str(base / old), str(base))  # a new version, half-way through the load
+        pushed.set()
+      status, answer = _request(port, "POST", f"/v1/models/{MODEL}:classify", body)
+      (done if status == 200 else failures).append((status, answer))
+
+  threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join(timeout=300)
+  assert pushed.is_set() and not failures and len(done) == 16 * 25
+  deadline = time.time() + 30
+  while time.time() < deadline:
+    versions = [s["version"] for s in _request(port, "GET", f"/v1/models/{MODEL}")[1]["model_version_status"]]
+    if versions != [old]:
+      break
+    time.sleep(0.5)
+  assert len(versions) == 1 and int(versions[0]) > int(old)  # the new version took over
+  assert _counter(port, "modelfab_requests_total", model=MODEL, api="classify", status="200") - before == 400
+  assert _counter(port, "modelfab_batch_size_count", model=MODEL) - batches_before < 400  # requests were batched
