@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
   serve.add_argument("--max-batch-size", type=int, default=32, help="examples per model call at most")
   serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
                      help="how long a batch waits for more requests once the first arrived")
+  serve.add_argument("--log-requests", type=float, default=0.0, metavar="SHARE",
+                     help="share of requests (0..1) written to <output>/request_logs/<model>/ for `monitor`")
 
   runs = sub.add_parser("runs", parents=[common],
                         help="list the runs recorded in the ML Metadata store of an output dir")
@@ -346,12 +348,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
       raise CliError(f"{os.path.join(root, name)}: no such model (have: {', '.join(sorted(os.listdir(root)))})")
   if not 1 <= args.port <= 65535:
     raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  if not 0.0 <= args.log_requests <= 1.0:
+    raise CliError(f"--log-requests must be between 0 and 1, got {args.log_requests}")
   if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:
     raise CliError("--max-batch-size must be at least 1, --batch-timeout-ms at least 0, --poll-seconds above 0")
   from serving import serve  # pylint: disable=g-import-not-at-top
 
   return serve.serve(args.output, args.model or None, args.host, args.port, args.versions, args.poll_seconds,
-                     args.max_batch_size, args.batch_timeout_ms / 1000.0)
+                     args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

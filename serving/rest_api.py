@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import time
+import uuid
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -45,6 +46,8 @@ class Metrics:
                                 buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
     self.predicted = Counter("modelfab_predicted_class", "Predictions by class", ["model", "label"],
                              registry=self.registry)
+    self.log_errors = Counter("modelfab_request_log_errors", "Requests not logged (queue full, write error)",
+                              ["reason"], registry=self.registry)
     self.score = Histogram("modelfab_prediction_score", "Top-class probability", ["model"],
                            buckets=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1.0), registry=self.registry)
 
@@ -116,8 +119,8 @@ def _jsonable(value: np.ndarray) -> Any:
   return value.tolist()
 
 
-def create_app(server: ModelServer, metrics: Optional[Metrics] = None) -> FastAPI:
-  """The FastAPI app serving `server`'s models."""
+def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None) -> FastAPI:
+  """The FastAPI app serving `server`'s models; `request_logger` (serving.request_log) samples requests to disk."""
   metrics = metrics or Metrics()
   app = FastAPI(title="modelfab serve", docs_url=None, redoc_url=None, openapi_url=None)
   app.state.metrics = metrics
@@ -159,6 +162,9 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None) -> FastAP
       except Exception as e:  # pylint: disable=broad-except
         message = getattr(e, "message", None) or str(e)
         raise BadRequest(f"the model refused the input: {message.strip().splitlines()[0]}") from e
+      request_id = uuid.uuid4().hex
+      if request_logger is not None:
+        request_logger.log(name, served.version, request_id, examples, outputs)
       labels = [l.decode("utf-8", "replace") for l in outputs["label"]]
       for label, score in zip(labels, outputs["score"]):
         metrics.predicted.labels(name, label).inc()
@@ -173,7 +179,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None) -> FastAP
         payload = {"results": [
             [[label, float(p)] for label, p in zip(vocabulary, row)] if vocabulary else
             [[labels[i], float(outputs["score"][i])]] for i, row in enumerate(outputs["probabilities"])]}
-      status, response = 200, JSONResponse(payload)
+      status, response = 200, JSONResponse(payload, headers={"X-Modelfab-Request-Id": request_id})
     except LookupError as e:
       status, response = 404, error(404, str(e.args[0] if e.args else e))
     except BadRequest as e:

@@ -5,38 +5,45 @@ import os
 from typing import List, Optional
 
 from serving.model_server import ModelServer
+from serving.request_log import RequestLogger
 from serving.rest_api import Metrics, create_app
 
 
-def make_server(serving_root: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
-                poll_seconds: float = 2.0, max_batch_size: int = 32, batch_timeout: float = 0.002):
-  """(ModelServer, FastAPI app) with the batch-size metric wired; models are loaded when the server starts."""
+def make_server(output: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
+                poll_seconds: float = 2.0, max_batch_size: int = 32, batch_timeout: float = 0.002,
+                log_requests: float = 0.0):
+  """(ModelServer, FastAPI app, RequestLogger) with the metrics wired; models load when the server starts."""
   metrics = Metrics()
-  server = ModelServer(serving_root, model_names, version_policy, poll_seconds, max_batch_size, batch_timeout,
+  server = ModelServer(os.path.join(output, "serving"), model_names, version_policy, poll_seconds, max_batch_size,
+                       batch_timeout,
                        on_batch=lambda name, version, size: metrics.batch_size.labels(name).observe(size))
-  return server, create_app(server, metrics)
+  logger = RequestLogger(output, log_requests, on_error=lambda reason: metrics.log_errors.labels(reason).inc())
+  return server, create_app(server, metrics, logger), logger
 
 
 def serve(output: str, model_names: Optional[List[str]] = None, host: str = "127.0.0.1", port: int = 8501,
           version_policy: str = "latest", poll_seconds: float = 2.0, max_batch_size: int = 32,
-          batch_timeout: float = 0.002) -> int:
+          batch_timeout: float = 0.002, log_requests: float = 0.0) -> int:
   """Loads the models, then serves until interrupted; returns an exit status."""
   import uvicorn  # pylint: disable=g-import-not-at-top
 
-  root = os.path.join(output, "serving")
-  server, app = make_server(root, model_names, version_policy, poll_seconds, max_batch_size, batch_timeout)
+  server, app, logger = make_server(output, model_names, version_policy, poll_seconds, max_batch_size,
+                                    batch_timeout, log_requests)
   server.start()
   names = server.names()
   loaded = {n: [s["version"] for s in server.status(n) if s["state"] == "AVAILABLE"] for n in names
             if _has_status(server, n)}
   for name in names:
     print(f"[modelfab] {name}: serving version(s) {', '.join(loaded.get(name, [])) or 'none yet'}", flush=True)
+  if log_requests:
+    print(f"[modelfab] logging {log_requests:.0%} of requests to {os.path.join(output, 'request_logs')}", flush=True)
   print(f"[modelfab] TF Serving REST API at http://{host}:{port}/v1/models/<name> "
         f"(metrics at /monitoring/prometheus/metrics); Ctrl+C stops", flush=True)
   try:
     uvicorn.run(app, host=host, port=port, log_level="warning")
   finally:
     server.stop()
+    logger.close()
   return 0
 
 

@@ -27,12 +27,14 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _request(port, method, path, body=None):
+def _request(port, method, path, body=None, headers=None):
   connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
   data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
   connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
   response = connection.getresponse()
   raw = response.read()
+  if headers is not None:
+    headers.update(response.getheaders())
   connection.close()
   return response.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode())
 
@@ -45,7 +47,7 @@ def server(two_runs, tmp_path_factory):
   shutil.copytree(output / "serving", root / "serving")
   port = _free_port()
   process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", str(root), "--port",
-                              str(port), "--poll-seconds", "0.5"], cwd=REPO, stdout=subprocess.PIPE,
+                              str(port), "--poll-seconds", "0.5", "--log-requests", "1"], cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
   deadline = time.time() + 120
   while time.time() < deadline:
@@ -156,3 +158,40 @@ def test_load_while_a_new_version_is_pushed_drops_nothing_and_metrics_count_it(s
   assert len(versions) == 1 and int(versions[0]) > int(old)  # the new version took over
   assert _counter(port, "modelfab_requests_total", model=MODEL, api="classify", status="200") - before == 400
   assert _counter(port, "modelfab_batch_size_count", model=MODEL) - batches_before < 400  # requests were batched
+
+
+def test_logged_requests_carry_features_prediction_version_and_id(server):
+  from serving import request_log  # pylint: disable=g-import-not-at-top
+
+  port, root = server
+  image = _images()[5][0].read_bytes()
+  headers = {}
+  status, body = _request(port, "POST", f"/v1/models/{MODEL}:classify", {"examples": [{"image": _b64(image)}]},
+                          headers)
+  request_id = headers["x-modelfab-request-id"]
+  assert status == 200 and len(request_id) == 32
+  deadline = time.time() + 30
+  while time.time() < deadline:
+    rows = [r for r in request_log.read_request_logs(str(root), MODEL)
+            if r["modelfab_request_id"] == request_id.encode()]
+    if rows:
+      break
+    time.sleep(0.2)
+  [row] = rows
+  assert row["image"] == image
+  assert row["modelfab_label"].decode() == max(body["results"][0], key=lambda pair: pair[1])[0]
+  assert str(row["modelfab_version"]) in os.listdir(root / "serving" / MODEL)
+  assert abs(row["modelfab_time"] - time.time()) < 120
+
+
+def test_an_unwritable_log_folder_never_fails_a_request(tmp_path):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from serving import request_log  # pylint: disable=g-import-not-at-top
+
+  (tmp_path / "out").write_text("a file where the output dir should be")
+  errors = []
+  logger = request_log.RequestLogger(str(tmp_path / "out"), 1.0, on_error=errors.append)
+  example = predict.serialized_examples([{"image": b"x"}])
+  logger.log(MODEL, 1, "id", example, {"label": np.array([b"3"]), "score": np.array([0.9])})
+  logger.close()
+  assert errors == ["write"]
