@@ -1,8 +1,9 @@
 """Server-side batching, as TF Serving does it: concurrent requests are merged into one model call.
 
 Each request hands its examples to the Batcher and waits. A worker thread takes what is queued, up to
-`max_batch_size` examples, waiting at most `batch_timeout` seconds for more once the first request arrived, calls
-the model once, and hands each request its own rows of the result.
+`max_batch_size` examples, calls the model once, and hands each request its own rows of the result. It waits up to
+`batch_timeout` seconds for more only while other requests are in flight (submitted, not yet queued): a lone
+request runs at once instead of paying the timeout.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Batcher:
     self.on_batch = on_batch
     self._queue: "queue.Queue" = queue.Queue()
     self._closed = False
+    self._inflight = 0  # submit() calls not yet answered
+    self._inflight_lock = threading.Lock()
     self._close_lock = threading.Lock()
     self._worker = threading.Thread(target=self._loop, name="modelfab-batcher", daemon=True)
     self._worker.start()
@@ -38,8 +41,14 @@ class Batcher:
     with self._close_lock:
       if self._closed:  # a request that picked this version just before it was retired still gets an answer
         return self.batch_fn(examples)
+      with self._inflight_lock:
+        self._inflight += 1
       self._queue.put((examples, future))
-    return future.result()
+    try:
+      return future.result()
+    finally:
+      with self._inflight_lock:
+        self._inflight -= 1
 
   def stop(self) -> None:
     """Answers everything already queued, then ends the worker; later submits run unbatched."""
@@ -59,8 +68,13 @@ class Batcher:
       deadline = time.monotonic() + self.batch_timeout
       while size < self.max_batch_size:
         remaining = deadline - time.monotonic()
+        with self._inflight_lock:
+          others_coming = self._inflight > len(pending)
         try:
-          item = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
+          if remaining > 0 and others_coming:
+            item = self._queue.get(timeout=remaining)
+          else:
+            item = self._queue.get_nowait()
         except queue.Empty:
           break
         if item is None:

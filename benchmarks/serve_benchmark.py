@@ -1,0 +1,139 @@
+"""Serving benchmark: `modelfab serve` over HTTP at concurrency 1, 8 and 32, beside the in-process signature call.
+
+  python benchmarks/serve_benchmark.py --output modelfab-output [--model digits-cnn] [--requests 400]
+
+Uses the newest pushed version of the model under <output>/serving (run `make demo` first for digits-cnn). Each
+request classifies one raw example (an embedded digit PNG, or a review sentence for a text model). Loopback only;
+every loop is bounded by --requests.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import pathlib
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _post(port: int, path: str, body: bytes) -> int:
+  connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+  connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+  response = connection.getresponse()
+  response.read()
+  connection.close()
+  return response.status
+
+
+def _percentile(values, q):
+  ordered = sorted(values)
+  return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--output", default="modelfab-output")
+  parser.add_argument("--model", default="digits-cnn")
+  parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+  args = parser.parse_args()
+
+  from serving import model_loader, predict  # pylint: disable=g-import-not-at-top
+
+  loaded = model_loader.load_model(os.path.join(args.output, "serving", args.model))
+  if loaded.metadata.modality == "text":
+    value = "A warm, funny film with a great cast.".encode()
+    feature = {"text": value.decode()}
+  else:
+    value = (REPO / "data" / "digits" / "3" / "0003.png").read_bytes()
+    feature = {"image": {"b64": base64.b64encode(value).decode()}}
+  key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else "image"
+  examples = predict.serialized_examples([{key: value}])
+
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  batch = tf.constant(examples)
+  for _ in range(20):
+    loaded.serving_fn(examples=batch)
+  in_process = []
+  for _ in range(200):
+    started = time.perf_counter()
+    loaded.serving_fn(examples=batch)
+    in_process.append(time.perf_counter() - started)
+  in_process_ms = statistics.median(in_process) * 1000
+
+  port = _free_port()
+  server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", args.output, "--model",
+                             args.model, "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+  path = f"/v1/models/{args.model}:classify"
+  body = json.dumps({"examples": [feature]}).encode()
+  try:
+    deadline = time.time() + 120
+    while True:
+      try:
+        if _post(port, path, body) == 200:
+          break
+      except OSError:
+        pass
+      if time.time() > deadline:
+        raise RuntimeError("the server did not come up")
+      time.sleep(0.5)
+    for _ in range(50):
+      _post(port, path, body)  # warm-up
+    results = []
+    for concurrency in (1, 8, 32):
+      latencies, failures = [], []
+      per_client = max(1, args.requests // concurrency)
+
+      def client():
+        for _ in range(per_client):
+          started = time.perf_counter()
+          status = _post(port, path, body)
+          latencies.append(time.perf_counter() - started)
+          if status != 200:
+            failures.append(status)
+
+      threads = [threading.Thread(target=client) for _ in range(concurrency)]
+      started = time.perf_counter()
+      for t in threads:
+        t.start()
+      for t in threads:
+        t.join()
+      wall = time.perf_counter() - started
+      results.append({"concurrency": concurrency, "requests": len(latencies), "failures": len(failures),
+                      "requests_per_s": len(latencies) / wall,
+                      "p50_ms": _percentile(latencies, 0.5) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000})
+  finally:
+    server.terminate()
+    server.wait(timeout=30)
+  print(f"{args.model}: in-process serving_default, batch 1: {in_process_ms:.2f} ms (median of 200)")
+  print(f"{'concurrency':>11} {'requests/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'failures':>8}")
+  for r in results:
+    print(f"{r['concurrency']:>11} {r['requests_per_s']:>10.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+          f"{r['failures']:>8}")
+  one = results[0]
+  print(f"latency at concurrency 1 / in-process: {one['p50_ms'] / in_process_ms:.2f} (target <= 1.5)")
+  print(f"throughput at 32 / at 1: {results[-1]['requests_per_s'] / one['requests_per_s']:.2f} (target >= 2)")
+  print(json.dumps({"model": args.model, "in_process_ms": in_process_ms, "levels": results}))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
