@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
   serve.add_argument("--log-requests", type=float, default=0.0, metavar="SHARE",
                      help="share of requests (0..1) written to <output>/request_logs/<model>/ for `monitor`")
 
+  watch = sub.add_parser("monitor", parents=[common],
+                         help="compare logged traffic with what the served version was trained and evaluated on")
+  watch.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
+  watch.add_argument("--model", help="a model under <output>/serving (default: the only one)")
+  watch.add_argument("--since", help="only requests logged since then: 2026-11-24T10:00 or 30m, 6h, 2d ago")
+  watch.add_argument("--labels", metavar="CSV", help="true labels that arrived: a CSV with request_id,label")
+  watch.add_argument("--json", action="store_true", help="the result as JSON")
+
   runs = sub.add_parser("runs", parents=[common],
                         help="list the runs recorded in the ML Metadata store of an output dir")
   runs.add_argument("--output", default="modelfab-output", help="the output dir of `modelfab run` (%(default)s)")
@@ -358,6 +366,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests)
 
 
+def _since(text: Optional[str]) -> float:
+  """Unix seconds from an ISO time or a span ago (30m, 6h, 2d); 0 for None."""
+  if not text:
+    return 0.0
+  units = {"m": 60, "h": 3600, "d": 86400}
+  if text[-1:] in units and text[:-1].isdigit():
+    return time.time() - int(text[:-1]) * units[text[-1]]
+  try:
+    return datetime.datetime.fromisoformat(text).timestamp()
+  except ValueError as e:
+    raise CliError(f"--since {text!r}: expected an ISO time (2026-11-24T10:00) or a span such as 30m, 6h, 2d") from e
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+  root = os.path.join(args.output, "serving")
+  models = sorted(os.listdir(root)) if os.path.isdir(root) else []
+  if not models:
+    raise CliError(f"{root}: no pushed models; run `modelfab run --output {args.output}` first")
+  if args.model is None and len(models) > 1:
+    raise CliError(f"{root} has {len(models)} models ({', '.join(models)}); choose one with --model")
+  model = args.model or models[0]
+  if model not in models:
+    raise CliError(f"{os.path.join(root, model)}: no such model (have: {', '.join(models)})")
+  since = _since(args.since)
+  if args.labels and not os.path.isfile(args.labels):
+    raise CliError(f"{args.labels}: no such labels file")
+  _metadata_path(args.output)
+  from serving import monitor  # pylint: disable=g-import-not-at-top
+
+  try:
+    result = monitor.monitor(args.output, model, since, args.labels)
+  except monitor.MonitorError as e:
+    raise CliError(str(e)) from e
+  path = monitor.write_result(args.output, result)
+  if args.json:
+    import json  # pylint: disable=g-import-not-at-top
+
+    print(json.dumps(result, indent=2))
+  else:
+    print(monitor.format_result(result))
+    print(f"result: {path}")
+  return monitor.EXIT_DRIFT if result["alert"] else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
   _metadata_path(args.output)
   from reports import report  # pylint: disable=g-import-not-at-top
@@ -393,7 +445,8 @@ def _dispatch(args: argparse.Namespace, log) -> int:
   from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
 
   commands = {"run": cmd_run, "compile": cmd_compile, "predict": cmd_predict, "runs": cmd_runs,
-              "tensorboard": cmd_tensorboard, "report": cmd_report, "serve": cmd_serve}
+              "tensorboard": cmd_tensorboard, "report": cmd_report, "serve": cmd_serve,
+              "monitor": cmd_monitor}
   try:
     return commands[args.command](args)
   except (CliError, DataError, CheckpointError, ModelError, OutputNotWritable, FileNotFoundError) as e:

@@ -1,7 +1,7 @@
 """Request logging: a share of requests written as tf.Examples to rotating TFRecord files, for the monitor.
 
-`<output>/request_logs/<model>/requests-<start>-<pid>-<n>.tfrecord` holds one tf.Example per logged example: the raw
-features the client sent, plus `modelfab_request_id`, `modelfab_version`, `modelfab_time` (Unix seconds),
+`<output>/request_logs/<model>/requests-<start>-<pid>-<id>-<n>.tfrecord` holds one tf.Example per logged example: the raw
+features the client sent, plus `modelfab_request_id`, `modelfab_version`, `modelfab_time_ms` (Unix milliseconds),
 `modelfab_label` and `modelfab_score`. A writer thread does the I/O from a bounded queue. A request never waits for
 the log and never fails because of it: a full queue drops the record, and a write error (an unwritable folder, a full
 disk) becomes one warning and a count in `modelfab_request_log_errors_total`.
@@ -14,6 +14,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -36,7 +37,7 @@ class RequestLogger:
     self._queue: "queue.Queue" = queue.Queue(maxsize=queue_size)
     self._writers: Dict[str, tuple] = {}  # model -> (writer, path, records written, file number)
     self._warned = False
-    self._started = time.strftime("%Y%m%d-%H%M%S")
+    self._started = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"  # never reused
     self._thread = threading.Thread(target=self._loop, name="modelfab-request-log", daemon=True)
     if rate > 0:
       self._thread.start()
@@ -81,14 +82,14 @@ class RequestLogger:
       folder = os.path.join(self.root, model)
       os.makedirs(folder, exist_ok=True)
       number += 1
-      path = os.path.join(folder, f"requests-{self._started}-{os.getpid()}-{number}.tfrecord")
+      path = os.path.join(folder, f"requests-{self._started}-{number}.tfrecord")
       writer, count = tf.io.TFRecordWriter(path), 0
     for serialized, label, score in zip(examples, labels, scores):
       example = tf.train.Example.FromString(serialized)
       extra = example.features.feature
       extra[PREFIX + "request_id"].bytes_list.value.append(request_id.encode())
       extra[PREFIX + "version"].int64_list.value.append(int(version))
-      extra[PREFIX + "time"].float_list.value.append(float(when))
+      extra[PREFIX + "time_ms"].int64_list.value.append(int(when * 1000))  # float32 would round to 128 s
       extra[PREFIX + "label"].bytes_list.value.append(bytes(label))
       extra[PREFIX + "score"].float_list.value.append(float(score))
       writer.write(example.SerializeToString())
@@ -113,8 +114,8 @@ def read_request_logs(output: str, model: str, since: float = 0.0) -> List[Dict[
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         row = {key: (list(value.bytes_list.value) or list(value.int64_list.value) or list(value.float_list.value))[0]
                for key, value in feature.items()}
-        if row.get(PREFIX + "time", 0.0) >= since:
+        if row.get(PREFIX + "time_ms", 0) >= since * 1000:
           rows.append(row)
     except tf.errors.DataLossError:
       continue  # the file a running server is writing may end mid-record; what came before is kept
-  return sorted(rows, key=lambda r: r.get(PREFIX + "time", 0.0))
+  return sorted(rows, key=lambda r: r.get(PREFIX + "time_ms", 0))

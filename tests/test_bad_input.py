@@ -278,6 +278,14 @@ CASES = [
      "--max-batch-size must be at least 1"),
     ("serve: unknown version policy", _with(["serve", "--output", "OUT", "--versions", "some"]),
      "argument --versions: invalid choice: 'some'"),
+    # monitor
+    ("monitor: no pushed models", lambda root: ["monitor", "--output", str(root)], "no pushed models"),
+    ("monitor: unknown model", _with(["monitor", "--output", "OUT", "--model", "nope"]), "nope: no such model"),
+    ("monitor: bad --since", _with(["monitor", "--output", "OUT", "--since", "yesterday"]),
+     "--since 'yesterday': expected an ISO time"),
+    ("monitor: missing labels file", lambda root: ["monitor", "--output", "OUT", "--labels", str(root / "l.csv")],
+     "l.csv: no such labels file"),
+    ("monitor: no logged requests", _with(["monitor", "--output", "OUT", "--since", "0m"]), "need at least 20"),
     # where the output goes
     ("--output is a file", lambda root: ["run", "--data", str(_two_classes(root)), "--output",
                                          str(_write(root / "file", b"x"))], "is not writable"),
