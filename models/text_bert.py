@@ -43,6 +43,12 @@ def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
   return hp
 
 
+def serving_files(hp: Dict[str, Any]) -> Dict[str, str]:
+  """Files shipped beside the exported model in assets.extra/: the vocabulary the tokenizer graph embeds (for
+  clients that send token ids and for the monitor's unknown-token share)."""
+  return {bert_checkpoint.VOCAB_FILE: os.path.join(hp["bert_checkpoint"], bert_checkpoint.VOCAB_FILE)}
+
+
 def checkpoint_lower_case(checkpoint_dir: str) -> bool:
   """The checkpoint's `do_lower_case` (tokenizer_config.json), True when it does not say."""
   path = os.path.join(checkpoint_dir, "tokenizer_config.json")

@@ -111,7 +111,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
 
 
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
-           export_dir: str, task_name: Optional[str] = None) -> None:
+           export_dir: str, task_name: Optional[str] = None, extra_files: Optional[Dict[str, str]] = None) -> None:
   """Saves the model with both signatures and modelfab's metadata (task, serving features, labels) beside it;
   under multi-worker training only the chief's copy is kept."""
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys)
@@ -121,6 +121,8 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
               for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     model_loader.write_metadata(export_dir, model_loader.ModelMetadata(
         task=task_name, serving_features=list(serving_feature_keys), labels=labels))
+    for name, source in (extra_files or {}).items():  # e.g. the text task's vocab.txt
+      tf.io.gfile.copy(source, os.path.join(export_dir, "assets.extra", name), overwrite=True)
     return
   scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
   try:
@@ -143,5 +145,6 @@ def run_fn(fn_args) -> None:
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"),
       expected_classes=config.get("num_classes"))
   trained = time.time()
-  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name)
+  extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else None
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, extra_files)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

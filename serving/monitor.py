@@ -74,7 +74,8 @@ def text_features(text: bytes, vocabulary: Optional[set]) -> Dict[str, float]:
 
 
 def _vocabulary(model_dir: str) -> Optional[set]:
-  for path in glob.glob(os.path.join(model_dir, "assets", "*")):
+  """The tokenizer's vocabulary shipped beside the model (assets.extra/vocab.txt), if any."""
+  for path in glob.glob(os.path.join(model_dir, "assets.extra", "*.txt")):
     try:
       with open(path, encoding="utf-8") as f:
         tokens = [line.rstrip("\n") for line in f]
@@ -113,7 +114,7 @@ def _pushing_run(output: str, version_dir: str):
 
   metadata = os.path.join(output, "metadata.sqlite")
   for run in reversed(run_summary.list_runs(metadata)):
-    if run.pushed_to and os.path.abspath(run.pushed_to) == os.path.abspath(version_dir):
+    if run.pushed_to and os.path.realpath(run.pushed_to) == os.path.realpath(version_dir):
       return run
   raise MonitorError(f"{version_dir}: no run in {metadata} pushed this version")
 

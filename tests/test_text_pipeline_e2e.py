@@ -40,3 +40,95 @@ def test_pushed_model_takes_raw_text(text_run, capsys):
   assert cli.main(["predict", "--model", str(output / "serving" / "text-bert"), "--text", texts[0]]) == 0
   text, label, probability = capsys.readouterr().out.strip().split("\t")
   assert text == texts[0] and label in {"positive", "negative"} and 0.5 <= float(probability) <= 1.0
+
+
+def _heldout_reviews():
+  import csv  # pylint: disable=g-import-not-at-top
+
+  with open(pathlib.Path(__file__).resolve().parents[1] / "data" / "reviews-heldout" / "heldout.csv",
+            encoding="utf-8") as f:
+    return [row["text"] for row in csv.DictReader(f)]
+
+
+def test_text_model_served_over_tf_serving_rest_api(text_run):
+  """`modelfab serve` on the pushed text model: classify on raw text gives `modelfab predict`'s labels."""
+  import json  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  import urllib.error  # pylint: disable=g-import-not-at-top
+  import urllib.request  # pylint: disable=g-import-not-at-top
+
+  output, _ = text_run
+  texts = _heldout_reviews()[:6]
+  expected = [label for label, _ in predict.predict_texts(str(output / "serving" / "text-bert"), texts)]
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", str(output), "--port",
+                             str(port)], cwd=pathlib.Path(__file__).resolve().parents[1])
+
+  def post(body):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/text-bert:classify",
+                                     data=json.dumps(body).encode(), method="POST")
+    try:
+      with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+      return e.code, json.loads(e.read())
+
+  try:
+    deadline = time.time() + 120
+    while True:
+      try:
+        status, body = post({"examples": [{"text": t} for t in texts]})
+        break
+      except OSError:
+        assert time.time() < deadline, "the server did not come up"
+        time.sleep(0.5)
+    assert status == 200
+    assert [max(result, key=lambda pair: pair[1])[0] for result in body["results"]] == expected
+    status, body = post({"examples": [{"image": {"b64": "iVBORw0KGgo="}}]})
+    assert status == 400 and "the model reads feature(s) ['text']" in body["error"]
+  finally:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+OTHER_DOMAIN = [f"kubelet evicted pod {i} after the node's ephemeral storage quota hit {90 + i % 9} percent"
+                for i in range(30)]
+
+
+def test_monitor_flags_text_from_another_domain_and_not_new_text_from_the_training_distribution(text_run):
+  import time  # pylint: disable=g-import-not-at-top
+
+  from serving import model_loader, monitor, request_log  # pylint: disable=g-import-not-at-top
+
+  output, _ = text_run
+  model = model_loader.load_model(str(output / "serving" / "text-bert"))
+  version = int(pathlib.Path(model.path).name)
+
+  def log(texts):
+    start = time.time() - 0.5
+    examples = predict.serialized_examples([{"text": t.encode()} for t in texts])
+    outputs = predict.predict_serialized(model, examples)
+    logger = request_log.RequestLogger(str(output), 1.0)
+    for i, example in enumerate(examples):
+      logger.log("text-bert", version, f"t{start}-{i}", [example], {k: v[i:i + 1] for k, v in outputs.items()})
+    logger.close()
+    return start
+
+  import importlib.util  # pylint: disable=g-import-not-at-top
+
+  spec = importlib.util.spec_from_file_location("make_reviews", pathlib.Path(__file__).resolve().parents[1] / "data"
+                                                / "make_reviews.py")
+  make_reviews = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(make_reviews)
+  same_distribution = [text for text, _ in make_reviews.make_rows(40, seed=2026)]  # new rows, training's generator
+  held_out = monitor.monitor(str(output), "text-bert", log(same_distribution))
+  shifted = monitor.monitor(str(output), "text-bert", log(OTHER_DOMAIN))
+  inputs = lambda result: {c["feature"]: c for c in result["checks"] if c["kind"] == "input drift"}
+  assert set(inputs(held_out)) == {"words", "unknown_share"}
+  assert not any(c["alert"] for c in inputs(held_out).values()), monitor.format_result(held_out)
+  assert inputs(shifted)["unknown_share"]["alert"] and shifted["alert"], shifted
