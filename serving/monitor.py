@@ -208,13 +208,25 @@ def _live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
           "unknown_request_ids": len(truth) - len(matched)}
 
 
+def tensorboard_dir(output: str, model: str) -> str:
+  return os.path.join(output, "tensorboard", "monitor", model)
+
+
 def write_result(output: str, result: Dict[str, object]) -> str:
-  """Writes the result as JSON under <output>/reports/<model>/ (beside the HTML reports); returns the path."""
+  """Writes the result as JSON under <output>/reports/<model>/ (beside the HTML reports), and each measurement as a
+  TensorBoard scalar `<check>/<feature>` in <output>/tensorboard/monitor/<model> (step: Unix seconds, so runs of
+  the monitor line up in time); returns the JSON's path."""
+  from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
+
   folder = os.path.join(output, "reports", str(result["model"]))
   os.makedirs(folder, exist_ok=True)
   path = os.path.join(folder, f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.json")
   with open(path, "w", encoding="utf-8") as f:
     json.dump(result, f, indent=2)
+  scalars = {f"{c['kind'].replace(' ', '_')}/{c['feature']}": c["value"] for c in result["checks"]}
+  if result.get("live_accuracy") and result["live_accuracy"]["accuracy"] is not None:
+    scalars["live_accuracy/accuracy"] = result["live_accuracy"]["accuracy"]
+  tensorboard_logs.write_scalars(tensorboard_dir(output, str(result["model"])), scalars, int(time.time()))
   return path
 
 

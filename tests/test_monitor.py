@@ -88,6 +88,11 @@ def test_shifted_traffic_raises_an_alert(two_runs, capsys, shift):
   alerts = [line for line in out.splitlines() if line.endswith("ALERT")]
   assert any(line.startswith("input drift") and "brightness" in line for line in alerts), out
   assert "ALERT: a threshold was crossed" in out and "result: " in out
+  from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
+  from serving import monitor  # pylint: disable=g-import-not-at-top
+
+  scalars = tensorboard_logs.read_scalars(monitor.tensorboard_dir(str(output), MODEL))
+  assert scalars["input_drift/brightness"][-1][1] > 0.2  # the alert, as TensorBoard shows it
 
 
 def test_too_little_traffic_is_a_clear_error(two_runs, capsys):
