@@ -356,6 +356,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
       raise CliError(f"{os.path.join(root, name)}: no such model (have: {', '.join(sorted(os.listdir(root)))})")
   if not 1 <= args.port <= 65535:
     raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  import socket  # pylint: disable=g-import-not-at-top
+
+  with socket.socket() as probe:  # before the models load: a taken port is one line, not a uvicorn traceback
+    try:
+      probe.bind((args.host, args.port))
+    except OSError as e:
+      raise CliError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from e
   if not 0.0 <= args.log_requests <= 1.0:
     raise CliError(f"--log-requests must be between 0 and 1, got {args.log_requests}")
   if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:

@@ -7,6 +7,7 @@ tolerated cases (README, "Bad input") pass the data check and say what they did.
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -274,6 +275,8 @@ CASES = [
     ("serve: no pushed models", lambda root: ["serve", "--output", str(root)], "no pushed models"),
     ("serve: unknown model", _with(["serve", "--output", "OUT", "--model", "nope"]), "nope: no such model"),
     ("serve: port 0", _with(["serve", "--output", "OUT", "--port", "0"]), "--port must be between 1 and 65535"),
+    ("serve: port in use", lambda root: ["serve", "--output", "OUT", "--port", str(_BUSY_PORT)],
+     "Address already in use"),
     ("serve: batch size 0", _with(["serve", "--output", "OUT", "--max-batch-size", "0"]),
      "--max-batch-size must be at least 1"),
     ("serve: unknown version policy", _with(["serve", "--output", "OUT", "--versions", "some"]),
@@ -290,6 +293,12 @@ CASES = [
     ("--output is a file", lambda root: ["run", "--data", str(_two_classes(root)), "--output",
                                          str(_write(root / "file", b"x"))], "is not writable"),
 ]
+
+
+_BUSY_SOCKET = socket.socket()
+_BUSY_SOCKET.bind(("127.0.0.1", 0))
+_BUSY_SOCKET.listen()
+_BUSY_PORT = _BUSY_SOCKET.getsockname()[1]  # a port this test process holds for the whole module
 
 
 def _write(path: pathlib.Path, data: bytes) -> pathlib.Path:
