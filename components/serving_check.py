@@ -16,24 +16,10 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, InfraBlessing, Model
 
+from serving import model_check
+
 BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"  # TFX InfraValidator's names
 REASON_PROPERTY = "reason"
-
-
-def read_examples(examples: Examples, split: str, count: int) -> list:
-  """Up to `count` serialized raw tf.Examples from `split` of an Examples artifact."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
-
-  split_dir = artifact_utils.get_split_uri([examples], split)
-  files = sorted(tf.io.gfile.glob(os.path.join(split_dir, "*")))
-  records = []
-  for path in files:
-    for record in tf.data.TFRecordDataset(path, compression_type="GZIP" if path.endswith(".gz") else ""):
-      records.append(record.numpy())
-      if len(records) >= count:
-        return records
-  return records
 
 
 def run_check(model_dir: str, records: list, timeout_seconds: int) -> str:
@@ -66,7 +52,7 @@ def ServingCheck(  # pylint: disable=invalid-name
   from tfx.utils import path_utils  # pylint: disable=g-import-not-at-top
 
   model_dir = path_utils.serving_model_path(model.uri)
-  records = read_examples(examples, split, num_examples)
+  records = model_check.read_split_records(examples.uri, split, num_examples)
   reason = run_check(model_dir, records, timeout_seconds) if records else f"no {split} examples to call it with"
   with open(os.path.join(blessing.uri, NOT_BLESSED_FILE if reason else BLESSED_FILE), "w") as f:
     f.write(reason)

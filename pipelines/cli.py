@@ -335,13 +335,17 @@ def format_runs(runs) -> str:
   return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header] + rows)
 
 
+def _check_port(port: int) -> None:
+  if not 1 <= port <= 65535:
+    raise CliError(f"--port must be between 1 and 65535, got {port}")
+
+
 def cmd_tensorboard(args: argparse.Namespace) -> int:
   _metadata_path(args.output)
   from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
   sys.argv = sys.argv[:1]
-  if not 1 <= args.port <= 65535:
-    raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  _check_port(args.port)
   if args.reload_interval is not None and args.reload_interval < 1:
     raise CliError(f"--reload-interval must be at least 1 second, got {args.reload_interval}")
   return tensorboard_logs.serve(args.output, port=args.port, reload_seconds=args.reload_interval)
@@ -354,8 +358,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
   for name in args.model:
     if not os.path.isdir(os.path.join(root, name)):
       raise CliError(f"{os.path.join(root, name)}: no such model (have: {', '.join(sorted(os.listdir(root)))})")
-  if not 1 <= args.port <= 65535:
-    raise CliError(f"--port must be between 1 and 65535, got {args.port}")
+  _check_port(args.port)
   import socket  # pylint: disable=g-import-not-at-top
 
   with socket.socket() as probe:  # before the models load: a taken port is one line, not a uvicorn traceback

@@ -42,12 +42,6 @@ def with_beam_defaults(config: config_lib.PipelineConfig) -> config_lib.Pipeline
   return dataclasses.replace(config, beam_args=config_lib.default_beam_args(estimate_examples(config)))
 
 
-def run(config: config_lib.PipelineConfig) -> None:
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
-
-  LocalDagRunner().run(build(config))
-
-
 def config_from_env() -> config_lib.PipelineConfig:
   """The config from MODELFAB_* variables; ValueError naming the variable when one is wrong."""
   name = os.environ.get("MODELFAB_PRESET", "digits-cnn")

@@ -15,6 +15,21 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def read_split_records(examples_uri: str, split: str, limit: int) -> List[bytes]:
+  """Up to `limit` serialized raw tf.Examples from split `split` of an Examples artifact at `examples_uri`."""
+  import glob  # pylint: disable=g-import-not-at-top
+
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  records = []
+  for path in sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*"))):
+    for record in tf.data.TFRecordDataset(path, compression_type="GZIP" if path.endswith(".gz") else ""):
+      records.append(record.numpy())
+      if len(records) >= limit:
+        return records
+  return records
+
+
 def check_serving(model_dir: str, examples: List[bytes]) -> None:
   """Raises ModelError with the reason unless `serving_default` returns one row of finite probabilities summing to
   1, a label and a score for each example."""

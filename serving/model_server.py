@@ -36,8 +36,9 @@ class ServedVersion:
 
 def warmup_examples(metadata: model_loader.ModelMetadata) -> List[bytes]:
   """One raw example of the model's modality (a small gray PNG, or a short text), to warm the graph up."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  from serving.predict import serialized_examples  # pylint: disable=g-import-not-at-top
 
   if metadata.modality == "text":
     value = b"warm up"
@@ -46,8 +47,7 @@ def warmup_examples(metadata: model_loader.ModelMetadata) -> List[bytes]:
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, format="PNG")
     value = buffer.getvalue()
   key = metadata.serving_features[0] if metadata.serving_features else "image"
-  return [tf.train.Example(features=tf.train.Features(feature={
-      key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))})).SerializeToString()]
+  return serialized_examples([{key: value}])
 
 
 class ModelServer:

@@ -96,16 +96,16 @@ def derived_features(raw_values: List[bytes], modality: str, model_dir: str):
 
 
 def _read_split(examples_uri: str, split: str, key: str, limit: int = 5000) -> List[bytes]:
+  """The `key` bytes of up to `limit` raw examples of a split."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+  from serving.model_check import read_split_records  # pylint: disable=g-import-not-at-top
+
   values = []
-  for path in sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*"))):
-    for record in tf.data.TFRecordDataset(path, compression_type="GZIP" if path.endswith(".gz") else ""):
-      feature = tf.train.Example.FromString(record.numpy()).features.feature.get(key)
-      if feature is not None and feature.bytes_list.value:
-        values.append(feature.bytes_list.value[0])
-      if len(values) >= limit:
-        return values
+  for record in read_split_records(examples_uri, split, limit):
+    feature = tf.train.Example.FromString(record).features.feature.get(key)
+    if feature is not None and feature.bytes_list.value:
+      values.append(feature.bytes_list.value[0])
   return values
 
 

@@ -83,12 +83,12 @@ def examples_from_predict(body: Dict[str, Any]) -> tuple:
 
 def examples_from_classify(body: Dict[str, Any], features: List[str]) -> List[bytes]:
   """Serialized tf.Examples built from classify's feature maps (`{"image": {"b64": ...}}` or `{"text": "..."}`)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from serving.predict import serialized_examples  # pylint: disable=g-import-not-at-top
 
   examples = body.get("examples")
   if not isinstance(examples, list) or not examples:
     raise BadRequest("'examples' must be a non-empty list of feature maps")
-  serialized = []
+  feature_maps = []
   for n, example in enumerate(examples):
     if not isinstance(example, dict):
       raise BadRequest(f"examples[{n}]: expected a feature map")
@@ -108,9 +108,9 @@ def examples_from_classify(body: Dict[str, Any], features: List[str]) -> List[by
         data = None
       if data is None:
         raise BadRequest(f"examples[{n}].{key}: expected a string or {{\"b64\": ...}}")
-      feature_map[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
-    serialized.append(tf.train.Example(features=tf.train.Features(feature=feature_map)).SerializeToString())
-  return serialized
+      feature_map[key] = data
+    feature_maps.append(feature_map)
+  return serialized_examples(feature_maps)
 
 
 def _jsonable(value: np.ndarray) -> Any:
