@@ -9,7 +9,6 @@ copies left by killed pushes are removed by the next push.
 """
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import time
@@ -48,8 +47,8 @@ def _remove_stale_temp_dirs(base: str) -> None:
 
 
 def _copy_tree(src: str, dst: str) -> None:
-  """Copies `src` to `dst`, stopping at the first error, with saved_model.pb last (readers take that file as the
-  sign of a complete model)."""
+  """Copies `src` to `dst`, stopping at the first error, each file flushed to disk, saved_model.pb last (readers
+  take that file as the sign of a complete model)."""
   last = []
   for folder, _, names in os.walk(src):
     target = os.path.join(dst, os.path.relpath(folder, src))
@@ -60,15 +59,19 @@ def _copy_tree(src: str, dst: str) -> None:
         last.append(pair)
       else:
         shutil.copy2(*pair)
-  for pair in last:
-    shutil.copy2(*pair)
+        _fsync(pair[1])
+    _fsync(target)
+  for source, target in last:
+    shutil.copy2(source, target)
+    _fsync(target)
 
 
 def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
   """Copies the SavedModel at `model_dir` to a new `<base>/<version>` in one rename; returns (version, path).
 
   The version is the Unix time in seconds (TF Serving's convention, and TFX's); if that directory exists, the next
-  free number is taken. Raises PushError naming `base` and the cause; nothing is left behind on failure.
+  free number is taken (the output dir's run lock keeps two pushers apart). Raises PushError naming `base` and the
+  cause; nothing is left behind on failure.
   """
   try:
     os.makedirs(base, exist_ok=True)
@@ -78,29 +81,20 @@ def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
   version = int(time.time())
   temp = os.path.join(base, f"{TEMP_PREFIX}{version}-{os.getpid()}")
   try:
-    _copy_tree(model_dir, temp)
-    for file_or_dir in (temp, base):  # the copy reaches the disk before it gets its final name
-      _fsync_dir(file_or_dir)
-    while True:
-      target = os.path.join(base, str(version))
-      try:
-        if os.path.exists(target):
-          raise FileExistsError(errno.EEXIST, "exists", target)
-        os.rename(temp, target)
-        _fsync_dir(base)
-        return str(version), target
-      except (FileExistsError, OSError) as e:
-        if isinstance(e, FileExistsError) or e.errno in (errno.EEXIST, errno.ENOTEMPTY):
-          version += 1
-          continue
-        raise
+    _copy_tree(model_dir, temp)  # on disk before it gets its final name
+    while os.path.exists(os.path.join(base, str(version))):
+      version += 1
+    target = os.path.join(base, str(version))
+    os.rename(temp, target)  # atomic within one filesystem; fails rather than replace a non-empty directory
+    _fsync(base)
+    return str(version), target
   except OSError as e:
     shutil.rmtree(temp, ignore_errors=True)
-    cause = e.strerror or str(e)
-    raise PushError(f"cannot push to {base}: {cause}; earlier versions are untouched") from e
+    raise PushError(f"cannot push to {base}: {e.strerror or e}; earlier versions are untouched") from e
 
 
-def _fsync_dir(path: str) -> None:
+def _fsync(path: str) -> None:
+  """Flushes a file's or a directory's entries to disk; best effort (some filesystems refuse fsync)."""
   try:
     fd = os.open(path, os.O_RDONLY)
   except OSError:
