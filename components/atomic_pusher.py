@@ -6,21 +6,29 @@ try to load. This executor copies into a hidden temporary name beside it (`<base
 renames it to `<base>/<version>` when complete; a rename within one filesystem is atomic. A failed push (full disk,
 no permission) removes its temporary copy, names the cause, and leaves earlier versions as they were. Temporary
 copies left by killed pushes are removed by the next push.
+
+`ModelPusher` is TFX's Pusher with one more optional input, the Quantizer's `tflite_model`: when that is blessed,
+model.tflite and its labels (and vocab) are pushed inside the same version directory, beside the SavedModel.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
 from tfx import types
+from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
+
+from components.quantizer import TFLiteModel
+
+TFLITE_MODEL_KEY = "tflite_model"
 
 TEMP_PREFIX = ".push-"
 
@@ -66,8 +74,9 @@ def _copy_tree(src: str, dst: str) -> None:
     _fsync(target)
 
 
-def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
-  """Copies the SavedModel at `model_dir` to a new `<base>/<version>` in one rename; returns (version, path).
+def push_atomically(model_dir: str, base: str, extra_files: Optional[List[str]] = None) -> Tuple[str, str]:
+  """Copies the SavedModel at `model_dir` (and `extra_files`, into its top folder) to a new `<base>/<version>` in
+  one rename; returns (version, path).
 
   The version is the Unix time in seconds (TF Serving's convention, and TFX's); if that directory exists, the next
   free number is taken (the output dir's run lock keeps two pushers apart). Raises PushError naming `base` and the
@@ -82,6 +91,10 @@ def push_atomically(model_dir: str, base: str) -> Tuple[str, str]:
   temp = os.path.join(base, f"{TEMP_PREFIX}{version}-{os.getpid()}")
   try:
     _copy_tree(model_dir, temp)  # on disk before it gets its final name
+    for source in extra_files or []:
+      target = os.path.join(temp, os.path.basename(source))
+      shutil.copy2(source, target)
+      _fsync(target)
     while os.path.exists(os.path.join(base, str(version))):
       version += 1
     target = os.path.join(base, str(version))
@@ -123,9 +136,39 @@ class Executor(pusher_executor.Executor):
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(model_push)
       return
-    version, path = push_atomically(self.GetModelPath(input_dict), base)
+    version, path = push_atomically(self.GetModelPath(input_dict), base, tflite_files(input_dict))
     logging.info("Model pushed to %s.", path)
     self._MarkPushed(model_push, pushed_destination=path, pushed_version=version)
 
 
+def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
+  """The blessed .tflite model's files to push beside the SavedModel; none when it is absent or not blessed."""
+  from serving import model_loader  # pylint: disable=g-import-not-at-top
+
+  artifacts = input_dict.get(TFLITE_MODEL_KEY) or []
+  if not artifacts or artifacts[0].get_int_custom_property("blessed") != 1:
+    return []
+  names = (model_loader.TFLITE_FILE, model_loader.TFLITE_FILE + model_loader.TFLITE_METADATA_SUFFIX,
+           model_loader.LABELS_FILE, model_loader.VOCAB_FILE)
+  return [os.path.join(artifacts[0].uri, n) for n in names if os.path.isfile(os.path.join(artifacts[0].uri, n))]
+
+
 EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+
+class ModelPusherSpec(standard_component_specs.PusherSpec):
+  INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
+            TFLITE_MODEL_KEY: component_spec.ChannelParameter(type=TFLiteModel, optional=True)}
+
+
+class ModelPusher(pusher_component.Pusher):
+  """TFX's Pusher with the atomic executor and an optional blessed `tflite_model` pushed beside the SavedModel."""
+  SPEC_CLASS = ModelPusherSpec
+  EXECUTOR_SPEC = EXECUTOR_SPEC
+
+  def __init__(self, model, model_blessing, infra_blessing, push_destination: pusher_pb2.PushDestination,
+               tflite_model=None):
+    spec = ModelPusherSpec(model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
+                           tflite_model=tflite_model, push_destination=push_destination, custom_config=None,
+                           pushed_model=channel.Channel(type=standard_artifacts.PushedModel))
+    base_component.BaseComponent.__init__(self, spec=spec)  # pylint: disable=non-parent-init-called

@@ -17,3 +17,7 @@ PREDICTED_LABEL = "label"
 PREDICTED_SCORE = "score"
 
 TRANSFORM_FEATURES_SIGNATURE = "transform_features"
+# Decoded-tensor signatures (what an edge app has, and what the .tflite model takes): `serving_tensors` maps uint8
+# pixels / int32 token ids to probabilities; `examples_to_tensors` maps raw tf.Examples to those tensors.
+TENSORS_SIGNATURE = "serving_tensors"
+EXAMPLES_TO_TENSORS_SIGNATURE = "examples_to_tensors"

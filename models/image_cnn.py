@@ -86,3 +86,35 @@ def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
   x = tf.keras.layers.Dropout(float(hp["dropout"]), name="dropout")(x)
   outputs = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
   return tf.keras.Model(inputs, outputs, name="image_cnn")
+
+
+PIXELS_KEY = "pixels"
+
+
+def tensor_inputs(tf_transform_output, hp: Dict[str, Any]):
+  """uint8 pixels [batch, size, size, channels] (what a camera app has) -> the model's normalized input.
+
+  The Transform's normalization is affine per channel, so it is read off the real Transform graph by sending it
+  two constant images (black and white): x_norm = pixels / 255 * scale + offset.
+  """
+  from models import signatures  # pylint: disable=g-import-not-at-top
+
+  size, channels = int(hp["image_size"]), int(hp["channels"])
+  spec = {IMAGE_KEY: tf_transform_output.raw_feature_spec()[IMAGE_KEY]}
+  probes = [tf.train.Example(features=tf.train.Features(feature={IMAGE_KEY: tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[tf.io.encode_png(tf.fill([size, size, channels], value)).numpy()]))}))
+            .SerializeToString() for value in (tf.constant(0, tf.uint8), tf.constant(255, tf.uint8))]
+  transformed = tf_transform_output.transform_raw_features(tf.io.parse_example(tf.constant(probes), spec))
+  black, white = transformed[TRANSFORMED_IMAGE_KEY][0, 0, 0], transformed[TRANSFORMED_IMAGE_KEY][1, 0, 0]
+  offset, scale = tf.constant(black.numpy()), tf.constant((white - black).numpy())
+
+  def from_examples(raw, transformed):  # pylint: disable=unused-argument
+    pixels = decode_images(raw[IMAGE_KEY], size, channels) * 255.0
+    return {PIXELS_KEY: tf.cast(tf.round(pixels), tf.uint8)}
+
+  def to_model_inputs(tensors):
+    return {TRANSFORMED_IMAGE_KEY: tf.cast(tensors[PIXELS_KEY], tf.float32) / 255.0 * scale + offset}
+
+  return signatures.TensorInputs(
+      specs={PIXELS_KEY: tf.TensorSpec([None, size, size, channels], tf.uint8, name=PIXELS_KEY)},
+      from_examples=from_examples, to_model_inputs=to_model_inputs)

@@ -2,11 +2,14 @@
 
 `serving_default` takes serialized tf.Examples with raw features (encoded image bytes, raw text) and returns class
 probabilities, the top label string and its score. `transform_features` returns the transformed features (label
-included) so the Evaluator can read the integer label from raw examples.
+included) so the Evaluator can read the integer label from raw examples. With a task's `TensorInputs`, two more:
+`serving_tensors` takes decoded tensors (uint8 pixels, int32 token ids) with the Transform's arithmetic folded in,
+which is what the .tflite model is converted from, and `examples_to_tensors` turns raw tf.Examples into them.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable
+import dataclasses
+from typing import Callable, Dict, Iterable, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -14,8 +17,18 @@ import tensorflow_transform as tft
 from models import features
 
 
+@dataclasses.dataclass
+class TensorInputs:
+  """A task's decoded-tensor interface: `specs` (name -> TensorSpec), `from_examples(raw, transformed)` -> those
+  tensors, `to_model_inputs(tensors)` -> the Keras model's inputs (the Transform's arithmetic, folded in)."""
+  specs: Dict[str, tf.TensorSpec]
+  from_examples: Callable[[Dict[str, tf.Tensor], Dict[str, tf.Tensor]], Dict[str, tf.Tensor]]
+  to_model_inputs: Callable[[Dict[str, tf.Tensor]], Dict[str, tf.Tensor]]
+
+
 def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
-                            serving_feature_keys: Iterable[str]) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
+                            serving_feature_keys: Iterable[str], tensor_inputs: Optional[TensorInputs] = None
+                            ) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
   """Builds both signatures for `model`; `serving_feature_keys` are the raw features a client must send.
 
   They are tf.functions with an input signature, not concrete functions: a model trained under
@@ -48,4 +61,22 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
     raw_features = tf.io.parse_example(serialized_examples, raw_spec)
     return model.tft_layer(raw_features)
 
-  return {"serving_default": serve_tf_examples_fn, features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn}
+  signatures = {"serving_default": serve_tf_examples_fn,
+                features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn}
+  if tensor_inputs is None:
+    return signatures
+  names = list(tensor_inputs.specs)
+
+  def serve_tensors(*tensors):
+    inputs = tensor_inputs.to_model_inputs(dict(zip(names, tensors)))
+    return {features.PROBABILITIES: model({k: inputs[k] for k in input_names}, training=False)}
+
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+  def examples_to_tensors_fn(serialized_examples):
+    raw_features = tf.io.parse_example(serialized_examples, serving_spec)
+    return tensor_inputs.from_examples(raw_features, model.tft_layer(raw_features))
+
+  signatures[features.TENSORS_SIGNATURE] = tf.function(
+      serve_tensors, input_signature=[tensor_inputs.specs[n] for n in names])
+  signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE] = examples_to_tensors_fn
+  return signatures

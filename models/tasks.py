@@ -3,7 +3,8 @@
   DEFAULT_HPARAMS, hparams_from(custom_config), TRANSFORM_HPARAMS (the keys preprocessing_fn reads),
   SERVING_FEATURE_KEYS,
   preprocessing_fn(inputs, custom_config), build_model(hparams, num_classes) -> uncompiled Keras model,
-  and optionally make_optimizer(hparams, total_steps).
+  and optionally make_optimizer(hparams, total_steps), serving_files(hparams) (files shipped beside the model) and
+  tensor_inputs(tf_transform_output, hparams) (the decoded tensors the .tflite model takes, models.signatures).
 """
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import importlib
 from types import ModuleType
 
 TASKS = ("image_cnn", "text_bert")
+# Tasks whose model is a functional Keras model of Conv2D/Dense layers that tfmot's prune_low_magnitude can wrap.
+# text_bert's encoder is transformers' subclassed TFBertMainLayer, whose dense kernels tfmot cannot reach.
+PRUNABLE_TASKS = ("image_cnn",)
 
 
 def get_task(name: str) -> ModuleType:

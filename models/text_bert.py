@@ -97,3 +97,14 @@ def make_optimizer(hp: Dict[str, Any], total_steps: int):
                                   num_warmup_steps=int(float(hp["warmup_fraction"]) * total_steps),
                                   weight_decay_rate=float(hp["weight_decay"]))
   return optimizer
+
+
+def tensor_inputs(tf_transform_output, hp: Dict[str, Any]):  # pylint: disable=unused-argument
+  """int32 token ids, mask and segment ids [batch, max_seq_length] (tokenized with the shipped vocab.txt)."""
+  from models import signatures  # pylint: disable=g-import-not-at-top
+
+  length = int(hp["max_seq_length"])
+  return signatures.TensorInputs(
+      specs={name: tf.TensorSpec([None, length], tf.int32, name=name) for name in MODEL_INPUTS},
+      from_examples=lambda raw, transformed: {name: tf.cast(transformed[name], tf.int32) for name in MODEL_INPUTS},
+      to_model_inputs=lambda tensors: {name: tf.cast(tensors[name], tf.int64) for name in MODEL_INPUTS})

@@ -19,7 +19,7 @@ import tensorflow_transform as tft
 from absl import logging
 
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import features, input_pipeline, signatures, strategy, tasks
+from models import features, input_pipeline, pruning, signatures, strategy, tasks
 from serving import model_loader
 
 
@@ -57,13 +57,17 @@ class TrainingLogger(tf.keras.callbacks.TensorBoard):
 
 
 def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf.keras.callbacks.Callback]:
-  """TensorBoard logs (per epoch and every LOG_EVERY_STEPS steps, model graph), early stopping, backup/restore."""
-  return [
+  """TensorBoard logs (per epoch and every LOG_EVERY_STEPS steps, model graph), early stopping, backup/restore;
+  with pruning, the pruning step, and early stopping only once the target sparsity is reached."""
+  pruned = bool(hp.get("prune_sparsity"))
+  callbacks = [
       TrainingLogger(log_dir=log_dir, update_freq=int(hp.get("log_every_steps", LOG_EVERY_STEPS)), write_graph=True),
       tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(hp["early_stopping_patience"]),
-                                       restore_best_weights=True),
+                                       restore_best_weights=True,
+                                       start_from_epoch=pruning.pruning_epochs(int(hp["epochs"])) if pruned else 0),
       tf.keras.callbacks.BackupAndRestore(backup_dir),
   ]
+  return callbacks + (pruning.callbacks() if pruned else [])
 
 
 def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expected_classes: Optional[int]) -> int:
@@ -100,6 +104,8 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
                                         num_workers=workers)
   with dist.scope():
     model = task.build_model(hp, num_classes)
+    if hp.get("prune_sparsity"):
+      model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
     optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
     model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                   metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
@@ -107,14 +113,19 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
                task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name, dist.num_replicas_in_sync)
   history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=eval_ds,
                       callbacks=make_callbacks(hp, log_dir, backup_dir), verbose=2)
+  if hp.get("prune_sparsity"):
+    with dist.scope():
+      model = pruning.strip(model)
+    logging.info("pruned kernels: %s", pruning.kernel_sparsity(model))
   return model, history, tf_transform_output
 
 
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
-           export_dir: str, task_name: Optional[str] = None, extra_files: Optional[Dict[str, str]] = None) -> None:
-  """Saves the model with both signatures and modelfab's metadata (task, serving features, labels) beside it;
-  under multi-worker training only the chief's copy is kept."""
-  sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys)
+           export_dir: str, task_name: Optional[str] = None, extra_files: Optional[Dict[str, str]] = None,
+           tensor_inputs: Optional[signatures.TensorInputs] = None) -> None:
+  """Saves the model with its signatures (models.signatures) and modelfab's metadata (task, serving features,
+  labels) beside it; under multi-worker training only the chief's copy is kept."""
+  sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys, tensor_inputs)
   if strategy.is_chief():
     tf.saved_model.save(model, export_dir, signatures=sigs)
     labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
@@ -146,5 +157,7 @@ def run_fn(fn_args) -> None:
       expected_classes=config.get("num_classes"))
   trained = time.time()
   extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else None
-  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, extra_files)
+  tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, extra_files,
+         tensor_inputs)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

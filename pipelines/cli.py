@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
   settings.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
   settings.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
   settings.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
+  settings.add_argument("--prune-sparsity", type=float, metavar="S",
+                        help="train with magnitude pruning to this share of zero weights (0 < S < 1; image models)")
+  settings.add_argument("--quantize", metavar="MODE",
+                        help="also make a .tflite model: none, dynamic, float16 or int8 (default: the preset's)")
+  settings.add_argument("--max-accuracy-drop", type=float, metavar="D",
+                        help="push the .tflite only if its eval accuracy is at most D below the float model's "
+                             "(default: 0.01)")
   settings.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
   settings.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
   settings.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
@@ -154,12 +161,13 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       image=getattr(args, "image", None),
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
+      quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop,
       text_column=args.text_column, label_column=args.label_column,
       beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                "image_size": args.image_size, "channels": args.channels,
                "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
-               "mixed_precision": True if args.mixed_precision else None})
+               "mixed_precision": True if args.mixed_precision else None, "prune_sparsity": args.prune_sparsity})
   try:
     config.check_settings()
   except ValueError as e:

@@ -13,6 +13,8 @@ import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
+from models import tasks  # imports no TensorFlow
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = REPO_ROOT / "models"
@@ -52,6 +54,10 @@ class PipelineConfig:
   strategy: str = "auto"
   tpu_address: Optional[str] = None
   min_accuracy: float = 0.9  # absolute bar for blessing; the candidate must also not be worse than the baseline
+  # Compression after the Trainer (components/quantizer.py): "none", "dynamic", "float16" or "int8"; the .tflite is
+  # pushed only when its eval accuracy is within max_accuracy_drop of the float model's.
+  quantize: str = "none"
+  max_accuracy_drop: float = 0.01
   num_classes: Optional[int] = None  # found from the data when not given
   schema: Optional[str] = None  # a curated schema.pbtxt to validate against (else SchemaGen infers one)
   beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
@@ -93,8 +99,15 @@ class PipelineConfig:
 
   def check_settings(self) -> None:
     """Raises ValueError naming the flag of the first setting out of its bounds (SETTING_BOUNDS)."""
+    if self.quantize not in QUANTIZE_MODES:
+      raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got {self.quantize!r}")
+    if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:
+      raise ValueError(f"--prune-sparsity is not available for the {self.task} task: its BERT encoder is a "
+                       "transformers subclassed Keras layer whose dense kernels tensorflow-model-optimization "
+                       "cannot wrap (only image_cnn can be pruned)")
     values = {**self.hparams, "min_accuracy": self.min_accuracy, "eval_percent": self.eval_percent,
-              "num_classes": self.num_classes, "trainer_workers": self.trainer_workers}
+              "num_classes": self.num_classes, "trainer_workers": self.trainer_workers,
+              "max_accuracy_drop": self.max_accuracy_drop}
     for name, (low, high, low_open) in SETTING_BOUNDS.items():
       value = values.get(name)
       if value is None:
@@ -132,7 +145,11 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "eval_percent": (1, 99, False),
     "num_classes": (2, 100_000, False),
     "trainer_workers": (1, 1024, False),
+    "prune_sparsity": (0.0, 0.99, True),
+    "max_accuracy_drop": (0.0, 1.0, False),
 }
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # components.quantizer.MODES
+
 SETTING_FLAGS = {"trainer_workers": "--workers"}
 
 

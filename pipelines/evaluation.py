@@ -26,20 +26,34 @@ def make_eval_config(config: PipelineConfig, num_classes: int) -> tfma.EvalConfi
                                   prediction_key=features.PROBABILITIES,
                                   preprocessing_function_names=[features.TRANSFORM_FEATURES_SIGNATURE])],
       slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=[
-          tfma.MetricsSpec(metrics=[
-              tfma.MetricConfig(class_name="ExampleCount"),
-              tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
-              tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
-          ]),
-          tfma.MetricsSpec(  # per class
-              metrics=_precision_recall_f1(),
-              binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))})),
-          tfma.MetricsSpec(  # macro average: every class weighs the same
-              metrics=_precision_recall_f1(),
-              aggregate=tfma.AggregationOptions(macro_average=True,
-                                                class_weights={i: 1.0 for i in range(num_classes)})),
-      ])
+      metrics_specs=make_metrics_specs(num_classes, accuracy_threshold))
+
+
+def make_comparison_eval_config(num_classes: int, model_names) -> tfma.EvalConfig:
+  """The same metrics, for models whose predictions are columns of a table (`tfma.analyze_raw_data`): one
+  ModelSpec per name, reading probabilities from the column of that name and the integer label from `label`."""
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(name=name, label_key="label", prediction_key=name) for name in model_names],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=make_metrics_specs(num_classes))
+
+
+def make_metrics_specs(num_classes: int, accuracy_threshold=None):
+  """Example count, accuracy, confusion matrix; per-class and macro-averaged precision, recall and F1."""
+  return [
+    tfma.MetricsSpec(metrics=[
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+        tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+    ]),
+    tfma.MetricsSpec(  # per class
+        metrics=_precision_recall_f1(),
+        binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))})),
+    tfma.MetricsSpec(  # macro average: every class weighs the same
+        metrics=_precision_recall_f1(),
+        aggregate=tfma.AggregationOptions(macro_average=True,
+                                          class_weights={i: 1.0 for i in range(num_classes)})),
+  ]
 
 
 def _precision_recall_f1():

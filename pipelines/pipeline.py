@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from tfx.components import (Evaluator, ExampleValidator, ImportExampleGen, Pusher, SchemaGen,
+from tfx.components import (Evaluator, ExampleValidator, ImportExampleGen, SchemaGen,
                             StatisticsGen, Trainer, Transform)
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
@@ -23,6 +23,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import La
 
 from components.baseline_resolver import PreviousBlessedModelStrategy
 from components.image_example_gen import ImageExampleGen
+from components.quantizer import Quantizer
 from components.text_csv_example_gen import TextCsvExampleGen
 from models import tasks
 from pipelines import evaluation
@@ -86,7 +87,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
                     metadata_connection_config: Optional[object] = None,
                     orchestrator: str = "local") -> tfx_pipeline.Pipeline:
   """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> Trainer ->
-  baseline Resolver -> Evaluator, ServingCheck -> Pusher (atomic), wired from `config`.
+  baseline Resolver -> Evaluator, ServingCheck, Quantizer (unless quantize is "none") -> Pusher (atomic), wired
+  from `config`.
 
   orchestrator: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner). Kubeflow accepts only TFX's own
   resolver strategies, so there the baseline is LatestBlessedModelStrategy's (resolved before the Trainer; an
@@ -131,17 +133,22 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       eval_config=evaluation.make_eval_config(config, num_classes))
   # Before the Pusher: a fresh process loads the model and calls serving_default on raw eval examples.
   serving_check = ServingCheck(model=trainer.outputs["model"], examples=example_gen.outputs["examples"])
-  pusher = Pusher(
+  # The .tflite model, judged against the float model on the eval split; pushed beside it only when blessed.
+  quantizer = None
+  if config.quantize != "none":
+    quantizer = Quantizer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+                          quantize=config.quantize, max_accuracy_drop=config.max_accuracy_drop)
+  pusher = atomic_pusher.ModelPusher(  # a version appears whole or not at all
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
+      tflite_model=quantizer.outputs["tflite_model"] if quantizer else None,
       push_destination=pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir)),
-      custom_executor_spec=atomic_pusher.EXECUTOR_SPEC)  # a version appears whole or not at all
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id("Pusher")
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform, trainer,
-                  baseline_resolver, evaluator, serving_check, pusher],
+                  baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else []) + [pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

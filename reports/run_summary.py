@@ -170,8 +170,9 @@ def artifacts_of(store, execution_id: int, event_types) -> Dict[str, list]:
   return by_key
 
 
-def read_metrics(evaluation_uri: str) -> Dict[str, float]:
-  """Overall-slice metrics of a TFMA evaluation: accuracy, example count, macro and per-class precision/recall/F1."""
+def read_metrics(evaluation_uri: str, model_name: Optional[str] = None) -> Dict[str, float]:
+  """Overall-slice metrics of a TFMA evaluation: accuracy, example count, macro and per-class precision/recall/F1;
+  of the candidate model, or of `model_name` where TFMA evaluated several."""
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
 
   result: Dict[str, float] = {}
@@ -186,7 +187,9 @@ def read_metrics(evaluation_uri: str) -> Dict[str, float]:
         name = f"macro_{name}"
       elif kv.key.sub_key.HasField("class_id"):
         name = f"{name}/class_{kv.key.sub_key.class_id.value}"
-      if kv.key.model_name.endswith("baseline"):
+      if model_name is not None and kv.key.model_name != model_name:
+        continue
+      if model_name is None and kv.key.model_name.endswith("baseline"):
         continue  # the baseline model's own metrics; the candidate's are what this run produced
       result[name] = kv.value.double_value.value
   return result

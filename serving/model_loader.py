@@ -3,6 +3,10 @@
 A pushed model is a SavedModel in `<serving dir>/<model name>/<version>/` (TF Serving's layout). Beside
 saved_model.pb, the Trainer writes `assets.extra/modelfab.json`: the task, the raw features `serving_default`
 parses (which tells the modality: `image` bytes or `text`), and the class labels. TF Serving ignores that folder.
+
+A compressed model (components/quantizer.py) is `model.tflite` with `model.tflite.json` (the same metadata),
+`labels.txt` and, for text, `vocab.txt` beside it; `load_model("path/model.tflite")` loads it for the TFLite
+interpreter.
 """
 from __future__ import annotations
 
@@ -13,6 +17,10 @@ from typing import Any, Dict, List, Optional
 
 METADATA_FILE = os.path.join("assets.extra", "modelfab.json")
 SAVED_MODEL_FILE = "saved_model.pb"
+TFLITE_FILE = "model.tflite"
+TFLITE_METADATA_SUFFIX = ".json"  # model.tflite.json
+LABELS_FILE = "labels.txt"
+VOCAB_FILE = "vocab.txt"
 
 
 class ModelError(ValueError):
@@ -24,6 +32,7 @@ class ModelMetadata:
   task: Optional[str] = None
   serving_features: List[str] = dataclasses.field(default_factory=list)  # raw tf.Example features serving parses
   labels: List[str] = dataclasses.field(default_factory=list)
+  lower_case: Optional[bool] = None  # text models: the tokenizer lower-cases (for clients that tokenize)
 
   @property
   def modality(self) -> Optional[str]:
@@ -46,14 +55,15 @@ def write_metadata(export_dir: str, metadata: ModelMetadata) -> None:
 
 
 def read_metadata(model_dir: str) -> ModelMetadata:
-  """The model's metadata; an empty ModelMetadata for models exported without it."""
-  path = os.path.join(model_dir, METADATA_FILE)
+  """The model's metadata (of a SavedModel directory or a .tflite file); empty for models exported without it."""
+  path = model_dir + TFLITE_METADATA_SUFFIX if model_dir.endswith(".tflite") else os.path.join(model_dir,
+                                                                                                METADATA_FILE)
   if not os.path.isfile(path):
     return ModelMetadata()
   try:
     with open(path, encoding="utf-8") as f:
       data = json.load(f)
-    return ModelMetadata(**{k: data[k] for k in ("task", "serving_features", "labels") if k in data})
+    return ModelMetadata(**{f.name: data[f.name] for f in dataclasses.fields(ModelMetadata) if f.name in data})
   except (OSError, ValueError, TypeError) as e:
     raise ModelError(f"{path}: unreadable model metadata ({e})") from e
 
@@ -71,7 +81,11 @@ def version_dirs(base: str) -> List[int]:
 
 
 def resolve_model_dir(path: str) -> str:
-  """`path` itself when it holds saved_model.pb, else its newest numeric version sub-directory."""
+  """`path` itself when it holds saved_model.pb or is a .tflite file, else its newest numeric version sub-directory."""
+  if path.endswith(".tflite"):
+    if not os.path.isfile(path):
+      raise ModelError(f"{path}: no such .tflite file")
+    return path
   if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
     return path
   if not os.path.exists(path):
@@ -86,9 +100,13 @@ def resolve_model_dir(path: str) -> str:
 
 @dataclasses.dataclass
 class LoadedModel:
-  path: str  # the version directory
+  path: str  # the version directory, or the .tflite file
   metadata: ModelMetadata
-  serving_fn: Any  # the `serving_default` signature: serialized tf.Examples in
+  serving_fn: Any  # SavedModel: `serving_default` (serialized tf.Examples in); .tflite: a TFLiteRunner
+
+  @property
+  def is_tflite(self) -> bool:
+    return self.path.endswith(".tflite")
 
   def check_modality(self, modality: str) -> None:
     """Raises ModelError when the model is known to take another modality than `modality`."""
@@ -99,10 +117,13 @@ class LoadedModel:
 
 
 def load_model(path: str) -> LoadedModel:
-  """Loads the SavedModel at `path` (a version directory, or a model folder: its newest version).
+  """Loads the SavedModel at `path` (a version directory, or a model folder: its newest version), or the .tflite
+  model at `path`.
 
   Registers tensorflow_text's ops first, which text models' graphs use, so any model loads in any process.
   """
+  if path.endswith(".tflite"):
+    return load_tflite(path)
   model_dir = resolve_model_dir(path)
   metadata = read_metadata(model_dir)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -117,3 +138,24 @@ def load_model(path: str) -> LoadedModel:
     raise ModelError(f"{model_dir}: the SavedModel has no serving_default signature "
                      f"(it has {sorted(model.signatures)})")
   return LoadedModel(model_dir, metadata, model.signatures["serving_default"])
+
+
+def load_tflite(path: str) -> LoadedModel:
+  """Loads a .tflite model (from the Quantizer) with its metadata; ModelError naming the file when it cannot."""
+  if not os.path.isfile(path):
+    raise ModelError(f"{path}: no such .tflite file")
+  metadata = read_metadata(path)
+  from serving.tflite_runner import TFLiteRunner  # pylint: disable=g-import-not-at-top
+
+  try:
+    runner = TFLiteRunner(path)
+  except (ValueError, RuntimeError) as e:
+    raise ModelError(f"{path}: not a TFLite model the interpreter can load ({str(e).splitlines()[0]})") from e
+  if not metadata.labels:
+    labels_path = os.path.join(os.path.dirname(path), LABELS_FILE)
+    if not os.path.isfile(labels_path):
+      raise ModelError(f"{path}: no {os.path.basename(path)}{TFLITE_METADATA_SUFFIX} or {LABELS_FILE} beside it "
+                       "to name the classes")
+    with open(labels_path, encoding="utf-8") as f:
+      metadata.labels = [line.rstrip("\n") for line in f if line.strip()]
+  return LoadedModel(path, metadata, runner)

@@ -1,4 +1,6 @@
-"""Prediction with a pushed model through its raw-input `serving_default` signature."""
+"""Prediction with a pushed model: a SavedModel through its raw-input `serving_default` signature, or a .tflite
+model through the TFLite interpreter, fed the tensors it takes (decoded pixels, token ids) made here the way the
+model's own Transform graph makes them."""
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple, Union
@@ -34,20 +36,61 @@ def _labels_and_scores(outputs) -> List[Tuple[str, float]]:
   return [(label.decode("utf-8"), float(score)) for label, score in zip(outputs["label"], outputs["score"])]
 
 
+def _tflite_labels_and_scores(loaded: LoadedModel, tensors) -> List[Tuple[str, float]]:
+  probabilities = loaded.serving_fn(tensors)
+  if probabilities.shape[1] != len(loaded.metadata.labels):
+    raise ModelError(f"{loaded.path}: {probabilities.shape[1]} outputs but {len(loaded.metadata.labels)} labels")
+  return [(loaded.metadata.labels[i], float(p[i])) for p, i in zip(probabilities, probabilities.argmax(axis=1))]
+
+
 def predict_texts(model: Union[str, LoadedModel], texts: Sequence[str]) -> List[Tuple[str, float]]:
-  """(label, probability) for each raw text, tokenized inside the model."""
+  """(label, probability) for each raw text, tokenized inside the model (SavedModel) or here (.tflite)."""
   loaded = _loaded(model)
   loaded.check_modality("text")
+  if loaded.is_tflite:
+    return _tflite_labels_and_scores(loaded, tflite_text_tensors(loaded, texts))
   return _labels_and_scores(predict_serialized(loaded, serialized_examples([{"text": t.encode("utf-8")}
                                                                               for t in texts])))
 
 
 def predict_images(model: Union[str, LoadedModel], image_paths: Sequence[str]) -> List[Tuple[str, float]]:
-  """(label, probability) for each image file, sending its encoded bytes as they are on disk."""
+  """(label, probability) for each image file: its encoded bytes as they are on disk (SavedModel), or its pixels
+  decoded and resized as the model's Transform does (.tflite)."""
   loaded = _loaded(model)
   loaded.check_modality("image")
-  features = []
+  encoded = []
   for path in image_paths:
     with open(path, "rb") as f:
-      features.append({IMAGE_KEY: f.read()})
-  return _labels_and_scores(predict_serialized(loaded, serialized_examples(features)))
+      encoded.append(f.read())
+  if loaded.is_tflite:
+    return _tflite_labels_and_scores(loaded, tflite_image_tensors(loaded, encoded))
+  return _labels_and_scores(predict_serialized(loaded, serialized_examples([{IMAGE_KEY: e} for e in encoded])))
+
+
+def tflite_image_tensors(loaded: LoadedModel, encoded: Sequence[bytes]):
+  """uint8 pixels at the .tflite model's input size, decoded and resized with the Transform's own function."""
+  from models import image_cnn  # pylint: disable=g-import-not-at-top
+
+  (name, ((size, _, channels), _)), = loaded.serving_fn.input_specs.items()
+  try:
+    pixels = image_cnn.decode_images(tf.constant(list(encoded)), size, channels) * 255.0
+  except tf.errors.InvalidArgumentError as e:
+    raise ModelError(f"an image could not be decoded ({e.message.splitlines()[0]})") from e
+  return {name: tf.cast(tf.round(pixels), tf.uint8).numpy()}
+
+
+def tflite_text_tensors(loaded: LoadedModel, texts: Sequence[str]):
+  """Token ids, mask and segment ids with the vocab.txt shipped beside the .tflite model."""
+  import os  # pylint: disable=g-import-not-at-top
+
+  from models import bert_tokenization  # pylint: disable=g-import-not-at-top
+  from serving import model_loader  # pylint: disable=g-import-not-at-top
+
+  vocab = os.path.join(os.path.dirname(loaded.path), model_loader.VOCAB_FILE)
+  if not os.path.isfile(vocab):
+    raise ModelError(f"{loaded.path}: no {model_loader.VOCAB_FILE} beside it to tokenize with")
+  specs = loaded.serving_fn.input_specs
+  length = specs[bert_tokenization.INPUT_WORD_IDS][0][0]
+  lower_case = loaded.metadata.lower_case if loaded.metadata.lower_case is not None else True
+  tokens = bert_tokenization.BertInputs(vocab, length, lower_case=lower_case)(tf.constant(list(texts)))
+  return {name: tokens[name].numpy() for name in specs}

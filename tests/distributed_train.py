@@ -29,6 +29,7 @@ def main(argv=None):
   parser.add_argument("--checkpoint", help="text_bert: tiny BERT checkpoint dir")
   parser.add_argument("--epochs", type=int, default=2)
   parser.add_argument("--batch-size", type=int, default=8, help="per replica")
+  parser.add_argument("--prune-sparsity", type=float, help="image_cnn: train with magnitude pruning")
   parser.add_argument("--export-dir")
   parser.add_argument("--out", required=True)
   args = parser.parse_args(argv)
@@ -78,7 +79,8 @@ def _train_cnn(args):
   trainer.make_callbacks = lambda *a: make_callbacks(*a) + [_FitTimer.callback()]
   train_files, eval_files, transform_dir = json.loads(args.data)
   hp = image_cnn.hparams_from({"hparams": {"epochs": args.epochs, "batch_size": args.batch_size,
-                                           "augment": False, "log_every_steps": 2}})
+                                           "augment": False, "log_every_steps": 2,
+                                           "prune_sparsity": args.prune_sparsity}})
   model, history, tft_output = trainer.train(
       "image_cnn", hp, train_files, eval_files, transform_dir, log_dir=os.path.join(args.out, "logs"),
       backup_dir=os.path.join(os.path.dirname(args.out.rstrip("/")), "backup"), strategy_name=args.strategy)
