@@ -130,6 +130,7 @@ class Executor(pusher_executor.Executor):
     base = destination.filesystem.base_directory
     if destination.WhichOneof("destination") != "filesystem" or "://" in base:
       super().Do(input_dict, output_dict, exec_properties)  # remote stores have no atomic rename to rely on
+      self._push_tflite_files_after(input_dict, output_dict)
       return
     self._log_startup(input_dict, output_dict, exec_properties)
     model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
@@ -139,6 +140,16 @@ class Executor(pusher_executor.Executor):
     version, path = push_atomically(self.GetModelPath(input_dict), base, tflite_files(input_dict))
     logging.info("Model pushed to %s.", path)
     self._MarkPushed(model_push, pushed_destination=path, pushed_version=version)
+
+  def _push_tflite_files_after(self, input_dict, output_dict) -> None:
+    """Copies a blessed .tflite's files into the version TFX's own executor pushed (remote destinations)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    destination = model_push.get_string_custom_property("pushed_destination")
+    if model_push.get_int_custom_property("pushed") == 1 and destination:
+      for source in tflite_files(input_dict):
+        tf.io.gfile.copy(source, os.path.join(destination, os.path.basename(source)), overwrite=True)
 
 
 def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:

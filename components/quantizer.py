@@ -66,8 +66,9 @@ def _batches(records: List[bytes], size: int = 256):
     yield records[start:start + size]
 
 
-def _tensors_and_predictions(model, records: List[bytes]):
-  """For raw `records`: the tensors the .tflite model takes, the float model's probabilities, the integer labels."""
+def _tensors_and_predictions(model, records: List[bytes], tensors_only: bool = False):
+  """For raw `records`: the tensors the .tflite model takes, the float model's probabilities, the integer labels
+  (with `tensors_only`, the tensors alone: records need no label)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -78,11 +79,15 @@ def _tensors_and_predictions(model, records: List[bytes]):
     examples = tf.constant(batch)
     for name, value in model.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples).items():
       tensors.setdefault(name, []).append(value.numpy())
+    if tensors_only:
+      continue
     probabilities.append(model.signatures["serving_default"](examples=examples)[features.PROBABILITIES].numpy())
     transformed = model.signatures[features.TRANSFORM_FEATURES_SIGNATURE](examples=examples)
     labels.append(transformed[features.TRANSFORMED_LABEL_KEY].numpy().reshape(-1))
-  return ({k: np.concatenate(v) for k, v in tensors.items()}, np.concatenate(probabilities),
-          np.concatenate(labels))
+  tensors = {k: np.concatenate(v) for k, v in tensors.items()}
+  if tensors_only:
+    return tensors, None, None
+  return tensors, np.concatenate(probabilities), np.concatenate(labels)
 
 
 def judge(labels, float_probabilities, compressed_probabilities, num_classes: int, output_dir: str):
@@ -158,7 +163,7 @@ def compress(model_dir: str, examples_uri: str, out_dir: str, mode: str, max_acc
   loaded = model_loader.load_model(model_dir)  # checks it loads; registers text ops
   model = tf.saved_model.load(model_dir)
   train = model_check.read_split_records(examples_uri, "train", REPRESENTATIVE_EXAMPLES)
-  train_tensors, _, _ = _tensors_and_predictions(model, train)
+  train_tensors, _, _ = _tensors_and_predictions(model, train, tensors_only=True)
   representative = [{k: v[i:i + 1] for k, v in train_tensors.items()} for i in range(len(train))]
   started = time.time()
   tflite_bytes = convert(model_dir, mode, representative)
@@ -188,12 +193,14 @@ def compress(model_dir: str, examples_uri: str, out_dir: str, mode: str, max_acc
                                f"{drop * 100:.2f} points below the float model's "
                                f"{metrics[FLOAT_MODEL][accuracy]:.4f} (allowed: {max_accuracy_drop * 100:.2f})")
   saved_model_sizes = directory_sizes(model_dir)
+  weights_sizes = directory_sizes(os.path.join(model_dir, "variables"))  # the weights alone, no graph or assets
   tflite_sizes = directory_sizes(os.path.join(out_dir, model_loader.TFLITE_FILE))
   report = {
       "mode": mode, "blessed": blessed, "reason": reason, "max_accuracy_drop": max_accuracy_drop,
       "accuracy_drop": drop, "label_agreement": agreement, "eval_examples": len(eval_records),
       "convert_seconds": convert_seconds,
       "float": {"bytes": saved_model_sizes["bytes"], "gzip_bytes": saved_model_sizes["gzip_bytes"],
+                "weights_bytes": weights_sizes["bytes"], "weights_gzip_bytes": weights_sizes["gzip_bytes"],
                 "sparsity": kernel_sparsity(model), "latency_ms": float_latency, "metrics": metrics[FLOAT_MODEL]},
       "compressed": {"bytes": tflite_sizes["bytes"], "gzip_bytes": tflite_sizes["gzip_bytes"],
                      "latency_ms": tflite_latency, "metrics": metrics[COMPRESSED_MODEL]},

@@ -58,15 +58,18 @@ def checkpoint_lower_case(checkpoint_dir: str) -> bool:
   return True
 
 
+def tokenizer_lower_case(hp: Dict[str, Any]) -> bool:
+  """Whether tokenization lower-cases: the --lower-case setting, else the checkpoint's own."""
+  return hp["lower_case"] if hp["lower_case"] is not None else checkpoint_lower_case(hp["bert_checkpoint"])
+
+
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[str, Any]] = None):
   """tf.Transform: raw text -> input_word_ids / input_mask / segment_ids; label string -> integer id."""
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
 
   hp = hparams_from(custom_config)
-  checkpoint = hp["bert_checkpoint"]
-  lower_case = hp["lower_case"] if hp["lower_case"] is not None else checkpoint_lower_case(checkpoint)
-  tokenize = bert_tokenization.BertInputs(os.path.join(checkpoint, bert_checkpoint.VOCAB_FILE),
-                                          int(hp["max_seq_length"]), lower_case=lower_case)
+  tokenize = bert_tokenization.BertInputs(os.path.join(hp["bert_checkpoint"], bert_checkpoint.VOCAB_FILE),
+                                          int(hp["max_seq_length"]), lower_case=tokenizer_lower_case(hp))
   outputs = tokenize(inputs[TEXT_KEY])
   outputs[features.TRANSFORMED_LABEL_KEY] = tft.compute_and_apply_vocabulary(
       tf.reshape(inputs[features.RAW_LABEL_KEY], [-1]), vocab_filename=features.LABEL_VOCABULARY)

@@ -121,18 +121,25 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
 
 
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
-           export_dir: str, task_name: Optional[str] = None, extra_files: Optional[Dict[str, str]] = None,
-           tensor_inputs: Optional[signatures.TensorInputs] = None) -> None:
+           export_dir: str, task_name: Optional[str] = None, hp: Optional[Dict[str, Any]] = None) -> None:
   """Saves the model with its signatures (models.signatures) and modelfab's metadata (task, serving features,
-  labels) beside it; under multi-worker training only the chief's copy is kept."""
+  labels) beside it; under multi-worker training only the chief's copy is kept.
+
+  With `task_name` and its hyperparameters `hp`, the task's optional hooks add the decoded-tensor signatures
+  (`tensor_inputs`), files shipped in assets.extra (`serving_files`, e.g. vocab.txt) and the tokenizer's casing.
+  """
+  task = tasks.get_task(task_name) if task_name and hp is not None else None
+  tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys, tensor_inputs)
   if strategy.is_chief():
     tf.saved_model.save(model, export_dir, signatures=sigs)
     labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
               for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     model_loader.write_metadata(export_dir, model_loader.ModelMetadata(
-        task=task_name, serving_features=list(serving_feature_keys), labels=labels))
-    for name, source in (extra_files or {}).items():  # e.g. the text task's vocab.txt
+        task=task_name, serving_features=list(serving_feature_keys), labels=labels,
+        lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None))
+    extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else {}
+    for name, source in extra_files.items():  # e.g. the text task's vocab.txt
       tf.io.gfile.copy(source, os.path.join(export_dir, "assets.extra", name), overwrite=True)
     return
   scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
@@ -156,8 +163,5 @@ def run_fn(fn_args) -> None:
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"),
       expected_classes=config.get("num_classes"))
   trained = time.time()
-  extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else None
-  tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
-  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, extra_files,
-         tensor_inputs)
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, hp)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

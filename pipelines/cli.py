@@ -237,6 +237,18 @@ def cmd_run(args: argparse.Namespace) -> int:
   return 0
 
 
+def compression_line(report) -> str:
+  """One line: the .tflite against the float model (size, accuracy, batch-1 latency) and whether it was pushed."""
+  float_, tflite = report["float"], report["compressed"]
+  accuracy = "sparse_categorical_accuracy"
+  verdict = ("pushed beside the SavedModel" if report.get("pushed") else
+             "not pushed" + (f": {report['reason']}" if report.get("reason") else " (the float model was not)"))
+  sparsity = f", {float_['sparsity']:.0%} zero weights" if float_.get("sparsity", 0) >= 0.05 else ""
+  return (f"compressed ({report['mode']}): {tflite['bytes'] / 1024:.0f} KiB vs {float_['bytes'] / 1024:.0f} KiB "
+          f"SavedModel{sparsity}, accuracy {tflite['metrics'][accuracy]:.4f} vs {float_['metrics'][accuracy]:.4f}, "
+          f"{tflite['latency_ms']:.3f} vs {float_['latency_ms']:.3f} ms/example at batch 1; {verdict}")
+
+
 def print_summary(summary, seconds: float) -> None:
   print(f"\nrun {summary.run_id} finished in {seconds:.1f}s")
   for name, state in summary.components.items():
@@ -246,6 +258,8 @@ def print_summary(summary, seconds: float) -> None:
     print("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in shown if k in summary.metrics))
   if summary.blessed is not None:
     print("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
+  if summary.compression:
+    print(compression_line(summary.compression))
   if summary.serving_check_failure:
     print(f"serving check: FAILED ({summary.serving_check_failure}); model not pushed")
   print(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "pushed: no")

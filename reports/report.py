@@ -112,8 +112,9 @@ def read_curves(model_run_dir: str) -> Dict[str, Dict[str, List[Tuple[int, float
           if os.path.isdir(os.path.join(model_run_dir, run))}
 
 
-def read_confusion_matrix(evaluation_uri: str, num_classes: int):
-  """[actual, predicted] example counts (numpy), from TFMA's MultiClassConfusionMatrixPlot; None if absent."""
+def read_confusion_matrix(evaluation_uri: str, num_classes: int, model_name: Optional[str] = None):
+  """[actual, predicted] example counts (numpy), from TFMA's MultiClassConfusionMatrixPlot of the candidate (or of
+  `model_name` where TFMA evaluated several); None if absent."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
 
@@ -121,7 +122,9 @@ def read_confusion_matrix(evaluation_uri: str, num_classes: int):
     if plots.slice_key.single_slice_keys:
       continue
     for kv in plots.plot_keys_and_values:
-      if kv.key.model_name.endswith("baseline") or not kv.value.HasField("multi_class_confusion_matrix_at_thresholds"):
+      if not kv.value.HasField("multi_class_confusion_matrix_at_thresholds"):
+        continue
+      if kv.key.model_name != model_name if model_name is not None else kv.key.model_name.endswith("baseline"):
         continue
       matrix = np.zeros((num_classes, num_classes))
       for entry in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[0].entries:
@@ -357,6 +360,8 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
   evaluation_uri = run.output_uri("Evaluator", "evaluation")
   sections.append(_evaluation_section(run, evaluation_uri, figures))
   sections.append(_blessing_section(run, evaluation_uri))
+  if run.compression:
+    sections.append(_compression_section(run, figures))
   sections.append(_lineage_section(run, metadata_path))
 
   for figure in figures:
@@ -439,6 +444,39 @@ def _blessing_section(run: run_summary.RunSummary, evaluation_uri: Optional[str]
     parts.append("<p>Failed checks:</p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in failures) + "</ul>")
   parts.append(f"<p>Pusher: {html.escape(run.pushed_to) if run.pushed_to else 'nothing pushed'}</p>")
   return _section("Blessing", "".join(parts), "blessing")
+
+
+def _compression_section(run: run_summary.RunSummary, figures: List[Figure]) -> str:
+  """Float SavedModel vs .tflite side by side, the verdict, and the .tflite's confusion matrix."""
+  report = run.compression
+  float_, tflite = report["float"], report["compressed"]
+  kib = lambda b: f"{b / 1024:,.0f} KiB"
+  rows = [["file size", kib(float_["bytes"]), kib(tflite["bytes"])],
+          ["gzip size", kib(float_["gzip_bytes"]), kib(tflite["gzip_bytes"])],
+          ["zero weights", f"{float_.get('sparsity', 0):.1%}", f"{float_.get('sparsity', 0):.1%}"],
+          ["batch-1 latency (ms/example)", f"{float_['latency_ms']:.3f}", f"{tflite['latency_ms']:.3f}"]]
+  for name in ("sparse_categorical_accuracy", "macro_precision", "macro_recall", "macro_f1_score", "example_count"):
+    rows.append([name, _fmt(float_["metrics"].get(name)), _fmt(tflite["metrics"].get(name))])
+  good = report.get("blessed")
+  verdict = (f"{report['mode']} .tflite: accuracy drop {report['accuracy_drop'] * 100:.2f} points "
+             f"(allowed {report['max_accuracy_drop'] * 100:.2f}); labels agree with the float model on "
+             f"{report['label_agreement']:.1%} of {report['eval_examples']} eval examples; "
+             + ("pushed beside the SavedModel" if report.get("pushed") else
+                "not pushed" + (f" ({report['reason']})" if report.get("reason") else "")))
+  parts = [_table(["", "float SavedModel", f"{report['mode']} .tflite"], rows, table_id="compression-table"),
+           f"<p class='verdict {'good' if good else 'bad'}' id='compression-verdict'>{html.escape(verdict)}</p>"]
+  class_ids = sorted({int(n.rsplit("_", 1)[1]) for n in tflite["metrics"] if "/class_" in n})
+  matrix = (read_confusion_matrix(os.path.join(report["uri"], "evaluation"), len(class_ids), "compressed")
+            if class_ids and report.get("uri") else None)
+  if matrix is not None:
+    class_names = read_class_names(run.output_uri("Transform", "transform_graph"), len(class_ids))
+    order = sorted(class_ids, key=lambda c: _natural_key(class_names[c]))
+    figure = plot_confusion_matrix(matrix[order][:, order], [class_names[c] for c in order])
+    figure.name = "compressed_confusion_matrix"
+    figures.append(figure)
+    parts.append("<h3>Confusion matrix of the .tflite model</h3>" +
+                 _figure_html(figure, element_id="compressed-confusion-matrix"))
+  return _section("Compression", "".join(parts), "compression")
 
 
 def _lineage_section(run: run_summary.RunSummary, metadata_path: str) -> str:

@@ -22,6 +22,9 @@ class RunSummary:
   pipeline_name: str = ""
   started: float = 0.0  # seconds since the epoch
   serving_check_failure: Optional[str] = None  # why ServingCheck refused the model (then it is not pushed)
+  # The Quantizer's report (components/quantizer.py: sizes, sparsity, latency, metrics of float and .tflite, verdict)
+  # plus "pushed": whether the .tflite went out beside the SavedModel in this run.
+  compression: Optional[Dict[str, Any]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -47,7 +50,7 @@ class RunSummary:
             "components": self.components, "executed": self.executed(), "metrics": self.metrics,
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
             "baseline_model": self.baseline_model, "model": self.output_uri("Trainer", "model"),
-            "serving_check_failure": self.serving_check_failure}
+            "serving_check_failure": self.serving_check_failure, "compression": self.compression}
 
 
 def open_store(metadata_path: str):
@@ -139,9 +142,31 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   failure = None
   if serving_check and serving_check[0].custom_properties["blessed"].int_value != 1:
     failure = serving_check[0].custom_properties["reason"].string_value or "unknown reason"
+  compression = read_compression(outputs.get("Quantizer", {}).get("tflite_model"))
+  if compression is not None:
+    compression["pushed"] = bool(pushed_to and compression.get("blessed"))
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
-                    serving_check_failure=failure, outputs=outputs)
+                    serving_check_failure=failure, compression=compression, outputs=outputs)
+
+
+COMPRESSION_REPORT_FILE = "compression.json"  # components.quantizer.REPORT_FILE
+
+
+def read_compression(tflite_artifacts) -> Optional[Dict[str, Any]]:
+  """The Quantizer's compression.json of this run's .tflite artifact; None when the run made none."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  if not tflite_artifacts:
+    return None
+  path = os.path.join(tflite_artifacts[0].uri, COMPRESSION_REPORT_FILE)
+  try:
+    with open(path, encoding="utf-8") as f:
+      report = json.load(f)
+  except (OSError, ValueError):
+    return None
+  report["uri"] = tflite_artifacts[0].uri
+  return report
 
 
 def _is_resolver(store, execution) -> bool:

@@ -4,6 +4,8 @@
 (`train`, `validation`: loss, accuracy, learning rate per epoch and every few steps, the model graph) and an
 `evaluation` folder with the Evaluator's metrics as scalars. Eval accuracy is written under the tag Keras uses for
 training accuracy (`epoch_accuracy`), at the last epoch, so it shows on the same chart as the training curves.
+With compression, `model-float` and `model-tflite` hold the same `model/*` tags (size, gzip size, sparsity, eval
+accuracy, batch-1 latency), so each chart shows the two side by side.
 """
 from __future__ import annotations
 
@@ -51,8 +53,24 @@ def prepare_logdir(output: str) -> List[str]:
     evaluation_dir = os.path.join(run_dir, EVALUATION_RUN)
     if summary.components.get("Evaluator") == "ran" and summary.metrics and not os.path.isdir(evaluation_dir):
       write_scalars(evaluation_dir, eval_scalars(summary.metrics), step=last_epoch(model_run))
+    if summary.compression and not os.path.isdir(os.path.join(run_dir, "model-float")):
+      for name, scalars in compression_scalars(summary.compression).items():
+        write_scalars(os.path.join(run_dir, name), scalars, step=last_epoch(model_run))
     made.append(run_dir)
   return made
+
+
+def compression_scalars(report) -> Dict[str, Dict[str, float]]:
+  """{"model-float": tags, "model-tflite": tags} from the Quantizer's report."""
+  def tags(side):
+    return {"model/size_kib": side["bytes"] / 1024, "model/gzip_size_kib": side["gzip_bytes"] / 1024,
+            "model/sparsity": side.get("sparsity", 0.0), "model/latency_ms_batch1": side["latency_ms"],
+            "model/eval_accuracy": side["metrics"]["sparse_categorical_accuracy"]}
+
+  float_tags = tags(report["float"])
+  tflite_tags = tags(report["compressed"])
+  tflite_tags["model/sparsity"] = float_tags["model/sparsity"]  # the .tflite holds the same (quantized) weights
+  return {"model-float": float_tags, "model-tflite": tflite_tags}
 
 
 def last_epoch(model_run_dir: str) -> int:

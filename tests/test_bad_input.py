@@ -240,6 +240,16 @@ CASES = [
     ("--num-classes 1", _with(["run", "--num-classes", "1", "--output", "OUT"]), "--num-classes must be at least 2"),
     ("--max-seq-length 2", _with(["run", "--preset", "text-bert", "--max-seq-length", "2", "--output", "OUT"]),
      "--max-seq-length must be at least 3"),
+    ("--prune-sparsity 1.5", _with(["run", "--prune-sparsity", "1.5", "--output", "OUT"]),
+     "--prune-sparsity must be above 0.0 and at most 0.99"),
+    ("--prune-sparsity on text-bert", _with(["run", "--preset", "text-bert", "--prune-sparsity", "0.5",
+                                             "--output", "OUT"]), "--prune-sparsity is not available for the text"),
+    ("--quantize int4", _with(["run", "--quantize", "int4", "--output", "OUT"]),
+     "--quantize must be one of none, dynamic, float16, int8"),
+    ("--max-accuracy-drop -1", _with(["run", "--max-accuracy-drop", "-1", "--output", "OUT"]),
+     "--max-accuracy-drop must be at least 0.0"),
+    ("compile --quantize int4", _with(["compile", "--image", "i", "--pipeline-root", "gs://b/r", "--quantize",
+                                       "int4"]), "--quantize must be one of"),
     ("--epochs not a number", _with(["run", "--epochs", "many", "--output", "OUT"]),
      "argument --epochs: invalid int value: 'many'"),
     ("compile --workers 0", _with(["compile", "--image", "i", "--pipeline-root", "gs://b/r", "--workers", "0"]),
@@ -254,6 +264,14 @@ CASES = [
                                                                           or root / "m"),
                                                  str(REPO / "data" / "digits" / "3" / "0003.png")],
      "m: no SavedModel here"),
+    ("predict: missing .tflite", lambda root: ["predict", "--model", str(root / "m.tflite"),
+                                                 str(REPO / "data" / "digits" / "3" / "0003.png")],
+     "m.tflite: no such .tflite file"),
+    ("predict: not a .tflite", lambda root: ["predict", "--model", str(_write(root / "x.tflite", b"garbage" * 10)),
+                                             str(REPO / "data" / "digits" / "3" / "0003.png")],
+     "x.tflite: not a TFLite model the interpreter can load"),
+    ("predict: text on an image .tflite", lambda root: ["predict", "--model", _pushed_tflite(), "--text", "a film"],
+     "this model classifies images"),
     ("predict: missing image", lambda root: ["predict", "--model", "SERVING", str(root / "absent.png")],
      "absent.png: no such image file"),
     ("predict: unreadable image", lambda root: ["predict", "--model", "SERVING",
@@ -295,6 +313,11 @@ CASES = [
 ]
 
 
+def _pushed_tflite():
+  """The int8 .tflite the Quantizer made in `two_runs` (resolved when the case runs: OUT is known then)."""
+  return "TFLITE"
+
+
 _BUSY_SOCKET = socket.socket()
 _BUSY_SOCKET.bind(("127.0.0.1", 0))
 _BUSY_SOCKET.listen()
@@ -324,7 +347,9 @@ def test_bad_input_is_refused_with_one_line(name, build, expected, two_runs, tin
   before = _serving_listing(output)
   argv = build(tmp_path, tiny_checkpoint) if getattr(build, "needs_checkpoint", False) else build(tmp_path)
   serving = str(output / "serving" / "digits-cnn")
-  argv = [str(output) if a == "OUT" else serving if a == "SERVING" else a for a in argv]
+  tflite = next(iter(sorted((output / "pipeline" / "Quantizer").glob("tflite_model/*/model.tflite"))), None)
+  argv = [str(output) if a == "OUT" else serving if a == "SERVING" else str(tflite) if a == "TFLITE" else a
+          for a in argv]
   try:
     status = cli.main(argv)
   except SystemExit as e:  # argparse's own usage errors

@@ -14,7 +14,7 @@ BEAM = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1
         f"--sdk_container_image={IMAGE}"]
 COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
               "Trainer", "baseline_resolver-model-resolver", "baseline_resolver-model-blessing-resolver",
-              "Evaluator", "ServingCheck", "Pusher"}
+              "Evaluator", "ServingCheck", "Quantizer", "Pusher"}
 BEAM_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Evaluator"}
 
 
@@ -52,7 +52,8 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["Trainer"] == {"Transform", "SchemaGen"}
   assert depends["Evaluator"] == {"ImageExampleGen", "Trainer", "baseline_resolver-model-resolver"}
   assert depends["ServingCheck"] == {"ImageExampleGen", "Trainer"}
-  assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck"}
+  assert depends["Quantizer"] == {"ImageExampleGen", "Trainer"}
+  assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck", "Quantizer"}
 
   spec = yaml.safe_load(output.read_text())
   executors = spec["deploymentSpec"]["executors"]
@@ -70,6 +71,8 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert _constant(dag["Trainer"], "run_fn") == "models.trainer.run_fn"
   assert _constant(dag["Transform"], "preprocessing_fn") == "models.image_cnn.preprocessing_fn"
   assert _constant(dag["ImageExampleGen"], "input_base") == "/modelfab/data/digits"  # the data inside the image
+  assert _constant(dag["Quantizer"], "quantize") == "int8"  # the preset's
+  assert "components.quantizer" in json.dumps(executors)
   push = json.loads(_constant(dag["Pusher"], "push_destination"))
   assert push["filesystem"]["base_directory"] == f"{ROOT}/serving/digits-cnn"
 

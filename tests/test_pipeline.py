@@ -13,10 +13,13 @@ def test_wires_every_component_in_order(tmp_path):
   c = config.preset("digits-cnn", output=str(tmp_path), hparams={"epochs": 3, "learning_rate": 0.01},
                     beam_args=["--direct_num_workers=2"]).resolved()
   pipeline = create_pipeline(c, num_classes=10)
-  assert [n.id for n in pipeline.components] == [
+  assert [n.id for n in pipeline.components if n.id != "Quantizer"] == [
       "ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
       "ServingCheck", "baseline_resolver", "Evaluator", "Pusher"]
   components = _by_id(pipeline)
+  assert components["Trainer"] in components["Quantizer"].upstream_nodes
+  assert components["Quantizer"] in components["Pusher"].upstream_nodes  # the preset quantizes (int8)
+  assert "tflite_model" in components["Pusher"].inputs
   assert components["ServingCheck"] in components["Pusher"].upstream_nodes  # no push without the serving check
   assert "infra_blessing" in components["Pusher"].inputs
   assert "atomic_pusher" in str(components["Pusher"].executor_spec.executor_class)
@@ -50,3 +53,14 @@ def test_example_gen_follows_data_format(tmp_path, data_format, example_gen):
 def test_curated_schema_uses_import_schema_gen(tmp_path):
   c = config.preset("digits-cnn", output=str(tmp_path), schema=str(tmp_path / "schema.pbtxt"))
   assert "ImportSchemaGen" in _by_id(create_pipeline(c, num_classes=3))
+
+
+def test_quantizer_follows_the_settings_and_is_left_out_with_none(tmp_path):
+  c = config.preset("digits-cnn", output=str(tmp_path), quantize="float16", max_accuracy_drop=0.05)
+  quantizer = _by_id(create_pipeline(c, num_classes=10))["Quantizer"]
+  assert quantizer.exec_properties["quantize"] == "float16"
+  assert quantizer.exec_properties["max_accuracy_drop"] == 0.05
+  components = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path), quantize="none"),
+                                      num_classes=10))
+  assert "Quantizer" not in components
+  assert "tflite_model" not in components["Pusher"].inputs

@@ -45,7 +45,7 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   _, output, summary = first_run
   assert set(summary.components) == {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
                                      "AnomaliesGate", "Transform", "Trainer", "ServingCheck", "baseline_resolver",
-                                     "Evaluator", "Pusher"}
+                                     "Evaluator", "Quantizer", "Pusher"}
   assert summary.executed() == [n for n in summary.components if n != "baseline_resolver"]
   assert summary.blessed is True
   assert summary.metrics["sparse_categorical_accuracy"] >= 0.8
@@ -65,6 +65,24 @@ def test_pushed_model_labels_held_out_images(first_run):
   correct = sum(label == truth for (label, _), (_, truth) in zip(predictions, images))
   assert correct >= 0.8 * len(images), predictions
   assert all(0.0 <= score <= 1.0 for _, score in predictions)
+
+
+def test_int8_tflite_is_pushed_beside_the_savedmodel_and_predicts_like_it(first_run, capsys):
+  _, output, summary = first_run
+  compression = summary.compression
+  assert compression["mode"] == "int8" and compression["blessed"] and compression["pushed"]
+  assert compression["eval_examples"] == summary.metrics["example_count"]  # the whole eval split
+  pushed = pathlib.Path(summary.pushed_to)
+  assert {"model.tflite", "model.tflite.json", "labels.txt", "saved_model.pb"} <= {p.name for p in pushed.iterdir()}
+  images = [str(p) for p, _ in _held_out_images()]
+  assert cli.main(["predict", "--model", str(pushed / "model.tflite"), *images]) == 0
+  from_tflite = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+  assert cli.main(["predict", "--model", str(pushed), *images]) == 0
+  from_saved_model = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+  assert len(from_tflite) == len(images)
+  assert np.mean([a == b for a, b in zip(from_tflite, from_saved_model)]) >= 0.95
+  run = run_summary.list_runs(str(output / "metadata.sqlite"))[-1].to_json()
+  assert run["compression"]["compressed"]["bytes"] == (pushed / "model.tflite").stat().st_size
 
 
 def test_serving_signature_takes_raw_bytes_and_evaluator_signature_transforms(first_run):

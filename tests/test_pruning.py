@@ -20,7 +20,7 @@ def _train_pruned(transformed_dataset, work, strategy_name, sparsity=0.5, epochs
                                              log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
                                              strategy_name=strategy_name)
   export_dir = work / "export"
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir))
+  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
   return history, export_dir, raw
 
 
@@ -48,10 +48,11 @@ def test_exported_kernels_are_as_sparse_as_asked_and_the_model_still_predicts(pr
   assert np.mean([a == r["label"].decode() for a, r in zip(labels, raw[:20])]) >= 0.85
 
 
-def test_export_has_both_signatures_and_no_pruning_wrappers(pruned):
+def test_export_has_every_signature_and_no_pruning_wrappers(pruned):
   _, export_dir, _ = pruned
   loaded = tf.saved_model.load(str(export_dir))
-  assert set(loaded.signatures) == {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE}
+  assert {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE, features.TENSORS_SIGNATURE} <= set(
+      loaded.signatures)
   assert not [v.name for v in loaded.variables if "prune" in v.name or v.name.startswith("mask")]
 
 

@@ -72,6 +72,12 @@ def test_report_of_blessed_run_has_figures_metrics_and_lineage(two_runs, tmp_pat
     assert f"{artifact} #" in page
   assert f"read from {output.parent / 'digits'}" in page  # lineage reaches the data ExampleGen read
   assert "src='data:image/png;base64," in page and "<link" not in page  # self-contained
+  report = summary.compression  # float vs .tflite side by side: sizes, accuracy, latency, verdict
+  assert f"{report['compressed']['bytes'] / 1024:,.0f} KiB" in page and f"{report['float']['bytes'] / 1024:,.0f} KiB" in page
+  assert f"{report['compressed']['metrics']['sparse_categorical_accuracy']:.4f}" in page
+  assert "id='compression-verdict'" in page and f"on {report['label_agreement']:.1%} of" in page
+  with Image.open(report_dir / "compressed_confusion_matrix.png") as image:
+    assert image.width > 200
 
 
 def test_report_of_rejected_run_shows_failed_check_and_baseline(two_runs, tmp_path, capsys):
@@ -103,7 +109,10 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
   dom = _chromium("--dump-dom", url).stdout
   body = re.search(r"<body[^>]*>", dom).group(0)
   figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
-  assert figures == 4 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
+  assert figures == 5 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
+  compression = re.search(r'<table id="compression-table">(.*?)</table>', dom).group(1)
+  assert "float SavedModel" in compression and "int8 .tflite" in compression and "batch-1 latency" in compression
+  assert re.search(r'<figure id="compressed-confusion-matrix"><img', dom)
   matrix = re.search(r'<figure id="confusion-matrix"><img alt="Confusion matrix" src="data:image/png', dom)
   assert matrix, "the confusion matrix figure is not on the rendered page"
   per_class = re.search(r'<table id="per-class-metrics">(.*?)</table>', dom).group(1)

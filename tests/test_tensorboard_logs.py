@@ -89,6 +89,13 @@ def test_tensorboard_serves_training_curves_and_eval_metrics_of_each_run(two_run
     assert step == epoch_loss[-1][1]  # drawn at the last epoch, on the training accuracy chart
     assert value == pytest.approx(summary.metrics["sparse_categorical_accuracy"], abs=1e-6)
   assert summaries[0].metrics["sparse_categorical_accuracy"] > summaries[1].metrics["sparse_categorical_accuracy"]
+  # Compression: the float model and its int8 .tflite on the same charts.
+  first_name = tensorboard_logs.run_dir_name(summaries[0])
+  assert {f"{first_name}/model-float", f"{first_name}/model-tflite"} <= set(runs)
+  sizes = {side: _get(port, "/data/plugin/scalars/scalars", run=f"{first_name}/model-{side}", tag="model/size_kib")
+           for side in ("float", "tflite")}
+  assert sizes["tflite"][0][2] < sizes["float"][0][2]
+  assert sizes["tflite"][0][2] == pytest.approx(summaries[0].compression["compressed"]["bytes"] / 1024, rel=1e-6)
   # Every LOG_EVERY_STEPS (10) steps: the first run trained 15 epochs x 4 steps (the second only 8 steps).
   first = tensorboard_logs.run_dir_name(summaries[0])
   assert {"batch_loss", "batch_accuracy", "batch_learning_rate"} <= set(tags[f"{first}/train"])

@@ -42,6 +42,24 @@ def test_pushed_model_takes_raw_text(text_run, capsys):
   assert text == texts[0] and label in {"positive", "negative"} and 0.5 <= float(probability) <= 1.0
 
 
+def test_dynamic_range_tflite_takes_token_ids_and_agrees_with_the_savedmodel(text_run):
+  """The text preset quantizes dynamic-range by default; the .tflite, tokenizing with the vocab.txt shipped beside
+  it, labels the reviews as the SavedModel (which tokenizes inside its graph) does."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  output, summary = text_run
+  assert summary.compression["mode"] == "dynamic" and summary.compression["label_agreement"] >= 0.95
+  pushed = pathlib.Path(summary.pushed_to)
+  assert (pushed / "model.tflite").is_file() and (pushed / "vocab.txt").is_file()
+  tflite = predict.load_model(str(pushed / "model.tflite"))
+  assert set(tflite.serving_fn.input_specs) == {"input_word_ids", "input_mask", "segment_ids"}
+  texts = _heldout_reviews()
+  from_tflite = predict.predict_texts(tflite, texts)
+  from_saved_model = predict.predict_texts(str(pushed), texts)
+  assert np.mean([a[0] == b[0] for a, b in zip(from_tflite, from_saved_model)]) >= 0.95
+  assert max(abs(a[1] - b[1]) for a, b in zip(from_tflite, from_saved_model)) < 0.05
+
+
 def _heldout_reviews():
   import csv  # pylint: disable=g-import-not-at-top
 

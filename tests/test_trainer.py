@@ -15,11 +15,12 @@ def _hparams(**overrides):
 def trained(transformed_dataset, tmp_path_factory):
   train_files, eval_files, transform_dir, raw = transformed_dataset
   work = tmp_path_factory.mktemp("trainer")
-  model, history, tft_output = trainer.train("image_cnn", _hparams(), train_files, eval_files, transform_dir,
+  hp = _hparams()
+  model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
                                              log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
                                              strategy_name="default")
   export_dir = work / "export"
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir))
+  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
   return history, work, export_dir, raw
 
 
@@ -39,7 +40,27 @@ def test_exported_model_takes_raw_image_bytes(trained):
   labels = [label.decode() for label in outputs[features.PREDICTED_LABEL]]
   assert labels == [r["label"].decode() for r in raw[:10]]
   loaded = tf.saved_model.load(str(export_dir))
-  assert set(loaded.signatures) == {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE}
+  assert set(loaded.signatures) == {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE,
+                                    features.TENSORS_SIGNATURE, features.EXAMPLES_TO_TENSORS_SIGNATURE}
+
+
+def test_pixel_signature_has_the_transform_normalization_folded_in(trained):
+  """uint8 pixels through `serving_tensors` give the probabilities that encoded bytes give through serving_default,
+  and pixels a client decodes itself (PIL, not TensorFlow) give the same labels."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+
+  _, _, export_dir, raw = trained
+  loaded = tf.saved_model.load(str(export_dir))
+  examples = tf.constant(predict.serialized_examples([{"image": r["image"]} for r in raw[:24]]))
+  pixels = loaded.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples)["pixels"]
+  assert pixels.dtype == tf.uint8 and pixels.shape == (24, 8, 8, 1)
+  from_pixels = loaded.signatures[features.TENSORS_SIGNATURE](pixels=pixels)["probabilities"].numpy()
+  from_bytes = loaded.signatures["serving_default"](examples=examples)["probabilities"].numpy()
+  np.testing.assert_allclose(from_pixels, from_bytes, atol=1e-4)
+  client = np.stack([np.asarray(Image.open(io.BytesIO(r["image"])).convert("L"))[..., None] for r in raw[:24]])
+  from_client = loaded.signatures[features.TENSORS_SIGNATURE](pixels=tf.constant(client))["probabilities"].numpy()
+  assert (from_client.argmax(1) == from_bytes.argmax(1)).all()
 
 
 class _Killed(Exception):
