@@ -118,3 +118,13 @@ def tensor_inputs(tf_transform_output, hp: Dict[str, Any]):
   return signatures.TensorInputs(
       specs={PIXELS_KEY: tf.TensorSpec([None, size, size, channels], tf.uint8, name=PIXELS_KEY)},
       from_examples=from_examples, to_model_inputs=to_model_inputs)
+
+
+def search_space(space, hp: Dict[str, Any]) -> Dict[str, Any]:
+  """The Tuner's search space (keras_tuner.HyperParameters `space`): learning rate, filters, dropout, batch size."""
+  del hp
+  filters = space.Choice("conv_filters", ["16,32", "32,64", "32,64,128"], default="32,64")
+  return {"learning_rate": space.Float("learning_rate", 3e-4, 3e-2, sampling="log", default=3e-3),
+          "conv_filters": [int(f) for f in filters.split(",")],
+          "dropout": space.Float("dropout", 0.0, 0.5, step=0.1, default=0.3),
+          "batch_size": space.Choice("batch_size", [16, 32, 64], default=32)}

@@ -111,3 +111,11 @@ def tensor_inputs(tf_transform_output, hp: Dict[str, Any]):  # pylint: disable=u
       specs={name: tf.TensorSpec([None, length], tf.int32, name=name) for name in MODEL_INPUTS},
       from_examples=lambda raw, transformed: {name: tf.cast(transformed[name], tf.int32) for name in MODEL_INPUTS},
       to_model_inputs=lambda tensors: {name: tf.cast(tensors[name], tf.int64) for name in MODEL_INPUTS})
+
+
+def search_space(space, hp: Dict[str, Any]) -> Dict[str, Any]:
+  """The Tuner's search space (keras_tuner.HyperParameters `space`): learning rate, warm-up share, dropout."""
+  del hp
+  return {"learning_rate": space.Float("learning_rate", 1e-5, 1e-4, sampling="log", default=5e-5),
+          "warmup_fraction": space.Float("warmup_fraction", 0.0, 0.2, step=0.05, default=0.1),
+          "dropout": space.Float("dropout", 0.0, 0.3, step=0.1, default=0.1)}

@@ -16,3 +16,21 @@ def skip_autograph_for_tf_keras() -> None:
 
 
 skip_autograph_for_tf_keras()
+
+
+def keras_tuner_on_tf_keras() -> None:
+  """Makes KerasTuner build and fit tf_keras models.
+
+  KerasTuner 1.4 picks Keras 3 whenever it is installed (it is, beside tf_keras, which TFT and TFMA need) and then
+  refuses tf_keras models ("Expected ... a valid Keras Model instance"). Its backend modules choose at import time,
+  so they (and the callbacks defined on them) are re-read here with its multi-backend switch off.
+  """
+  import importlib  # pylint: disable=g-import-not-at-top
+
+  from keras_tuner.src.backend import config, keras, ops, random  # pylint: disable=g-import-not-at-top
+  from keras_tuner.src.engine import tuner_utils  # pylint: disable=g-import-not-at-top
+
+  if config.multi_backend():
+    config._MULTI_BACKEND = False  # pylint: disable=protected-access
+    for module in (keras, ops, random, tuner_utils):  # tuner_utils: its callbacks subclass the backend's Callback
+      importlib.reload(module)

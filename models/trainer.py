@@ -84,6 +84,18 @@ def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expect
   return num_classes
 
 
+def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int):
+  """The task's model (pruned when asked), compiled with its optimizer, the loss and accuracy; build it in the
+  strategy's scope. Shared by the Trainer and the Tuner's trials."""
+  model = task.build_model(hp, num_classes)
+  if hp.get("prune_sparsity"):
+    model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
+  optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
+  model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+                metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+  return model
+
+
 def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
           log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None,
           expected_classes: Optional[int] = None):
@@ -103,12 +115,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   eval_ds = input_pipeline.make_dataset(eval_files, tf_transform_output, batch_size, training=False,
                                         num_workers=workers)
   with dist.scope():
-    model = task.build_model(hp, num_classes)
-    if hp.get("prune_sparsity"):
-      model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
-    optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
-    model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    model = compiled_model(task, hp, num_classes, steps_per_epoch, epochs)
   logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas)",
                task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name, dist.num_replicas_in_sync)
   history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=eval_ds,
@@ -164,6 +171,11 @@ def run_fn(fn_args) -> None:
   task_name = config.get("task", "image_cnn")
   task = tasks.get_task(task_name)
   hp = task.hparams_from(config)
+  if fn_args.hyperparameters:  # the Tuner's best (or an earlier run's, imported)
+    from models import tuner  # pylint: disable=g-import-not-at-top
+
+    hp = tuner.hparams_with_best(task, hp, fn_args.hyperparameters)
+    logging.info("hyperparameters from the Tuner: %s", hp)
   started = time.time()
   model, _, tf_transform_output = train(
       task_name, hp, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,

@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
   settings.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
   settings.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
   settings.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
+  settings.add_argument("--tune", action="store_true",
+                        help="search hyperparameters with TFX's Tuner (KerasTuner) before training with the best")
+  settings.add_argument("--tune-trials", type=int, help="--tune: trials at most (default: 10)")
+  settings.add_argument("--tune-algorithm", metavar="ALGORITHM",
+                        help="--tune: random, bayesian or hyperband (default: random)")
+  settings.add_argument("--tune-max-minutes", type=float, help="--tune: start no trial after this (default: 30)")
+  settings.add_argument("--hparams-from", metavar="RUN",
+                        help="train with the best hyperparameters an earlier run's Tuner found (a run id or prefix "
+                             "in --output's store, or a best_hyperparameters folder), without tuning again")
   settings.add_argument("--model-name", help="name of the serving directory: <output>/serving/<model-name>/<version>")
   settings.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=DataflowRunner)")
@@ -161,7 +170,9 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       image=getattr(args, "image", None),
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
-      quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop,
+      quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
+      tune_trials=args.tune_trials, tune_algorithm=args.tune_algorithm, tune_max_minutes=args.tune_max_minutes,
+      hparams_uri=resolve_hparams_from(args.hparams_from, None if compiling else args.output),
       text_column=args.text_column, label_column=args.label_column,
       beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
@@ -173,6 +184,33 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
   except ValueError as e:
     raise CliError(str(e)) from e
   return config
+
+
+BEST_HPARAMS_FILE = "best_hyperparameters.txt"  # components.hparam_tuner.BEST_FILE
+
+
+def resolve_hparams_from(value: Optional[str], output: Optional[str]) -> Optional[str]:
+  """The best_hyperparameters folder `--hparams-from` names: a folder holding best_hyperparameters.txt, a remote
+  URI (compile), or a run id (prefix) in `output`'s store whose Tuner ran; CliError otherwise."""
+  if not value:
+    return None
+  if "://" in value or os.path.isfile(os.path.join(value, BEST_HPARAMS_FILE)):
+    return value
+  metadata = os.path.join(output, "metadata.sqlite") if output else None
+  if not metadata or not os.path.isfile(metadata):
+    raise CliError(f"--hparams-from {value}: not a folder with {BEST_HPARAMS_FILE}, and no ML Metadata store to "
+                   f"find a run in" + (f" ({metadata})" if metadata else ""))
+  from reports import run_summary  # pylint: disable=g-import-not-at-top
+
+  try:
+    run = run_summary.find_run(metadata, value)
+  except LookupError as e:
+    raise CliError(f"--hparams-from {value}: {e}") from e
+  uri = run.output_uri("Tuner", "best_hyperparameters") or run.output_uri("hparams_importer", "result")
+  if not uri:
+    raise CliError(f"--hparams-from {value}: run {run.run_id} did not tune (it has no best hyperparameters); "
+                   "run with --tune first")
+  return uri
 
 
 def _install_progress_printer(verbose: bool) -> None:
@@ -237,6 +275,15 @@ def cmd_run(args: argparse.Namespace) -> int:
   return 0
 
 
+def tuning_line(tuning) -> str:
+  """One line: where the Trainer's hyperparameters came from, the best values and how many trials."""
+  values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in tuning["best"].items())
+  if tuning["source"] == "imported":
+    return f"hyperparameters imported from {tuning['uri']}: {values}"
+  best_score = max((t["score"] for t in tuning["trials"] if t.get("score") is not None), default=float("nan"))
+  return f"tuned: {len(tuning['trials'])} trials, best val_accuracy {best_score:.4f} with {values}"
+
+
 def compression_line(report) -> str:
   """One line: the .tflite against the float model (size, accuracy, batch-1 latency) and whether it was pushed."""
   float_, tflite = report["float"], report["compressed"]
@@ -258,6 +305,8 @@ def print_summary(summary, seconds: float) -> None:
     print("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in shown if k in summary.metrics))
   if summary.blessed is not None:
     print("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
+  if summary.tuning:
+    print(tuning_line(summary.tuning))
   if summary.compression:
     print(compression_line(summary.compression))
   if summary.serving_check_failure:

@@ -58,6 +58,13 @@ class PipelineConfig:
   # pushed only when its eval accuracy is within max_accuracy_drop of the float model's.
   quantize: str = "none"
   max_accuracy_drop: float = 0.01
+  # Hyperparameter search before the Trainer (TFX Tuner + KerasTuner, models/tuner.py), or the best hyperparameters
+  # of an earlier search (a best_hyperparameters artifact folder) imported instead.
+  tune: bool = False
+  tune_trials: int = 10
+  tune_algorithm: str = "random"
+  tune_max_minutes: float = 30.0
+  hparams_uri: Optional[str] = None
   num_classes: Optional[int] = None  # found from the data when not given
   schema: Optional[str] = None  # a curated schema.pbtxt to validate against (else SchemaGen infers one)
   beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
@@ -89,7 +96,7 @@ class PipelineConfig:
     if hparams.get("bert_checkpoint"):
       hparams["bert_checkpoint"] = absolute(hparams["bert_checkpoint"])
     return dataclasses.replace(self, data=absolute(self.data), output=absolute(self.output),
-                               schema=absolute(self.schema), hparams=hparams)
+                               schema=absolute(self.schema), hparams=hparams, hparams_uri=absolute(self.hparams_uri))
 
   def module_custom_config(self) -> Dict[str, Any]:
     """What Transform and Trainer module code receive as `custom_config`."""
@@ -105,7 +112,13 @@ class PipelineConfig:
       raise ValueError(f"--prune-sparsity is not available for the {self.task} task: its BERT encoder is a "
                        "transformers subclassed Keras layer whose dense kernels tensorflow-model-optimization "
                        "cannot wrap (only image_cnn can be pruned)")
+    if self.tune_algorithm not in TUNE_ALGORITHMS:
+      raise ValueError(f"--tune-algorithm must be one of {', '.join(TUNE_ALGORITHMS)}, got {self.tune_algorithm!r}")
+    if self.tune and self.hparams_uri:
+      raise ValueError("--tune and --hparams-from exclude each other: --hparams-from reuses an earlier search "
+                       "instead of tuning again")
     values = {**self.hparams, "min_accuracy": self.min_accuracy, "eval_percent": self.eval_percent,
+              "tune_trials": self.tune_trials, "tune_max_minutes": self.tune_max_minutes,
               "num_classes": self.num_classes, "trainer_workers": self.trainer_workers,
               "max_accuracy_drop": self.max_accuracy_drop}
     for name, (low, high, low_open) in SETTING_BOUNDS.items():
@@ -147,7 +160,10 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "trainer_workers": (1, 1024, False),
     "prune_sparsity": (0.0, 0.99, True),
     "max_accuracy_drop": (0.0, 1.0, False),
+    "tune_trials": (1, 1000, False),
+    "tune_max_minutes": (0.0, 10_000.0, True),
 }
+TUNE_ALGORITHMS = ("random", "bayesian", "hyperband")  # models.tuner.ALGORITHMS
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # components.quantizer.MODES
 
 SETTING_FLAGS = {"trainer_workers": "--workers"}

@@ -22,6 +22,7 @@ from components.serving_check import ServingCheck
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
 from components.baseline_resolver import PreviousBlessedModelStrategy
+from components.hparam_tuner import Tuner
 from components.image_example_gen import ImageExampleGen
 from components.quantizer import Quantizer
 from components.text_csv_example_gen import TextCsvExampleGen
@@ -31,6 +32,7 @@ from pipelines.config import PipelineConfig
 
 PREPROCESSING_FN = "models.{task}.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+TUNER_FN = "models.tuner.tuner_fn"
 
 
 def make_example_gen(config: PipelineConfig):
@@ -57,10 +59,30 @@ def make_example_gen(config: PipelineConfig):
 ORCHESTRATORS = ("local", "kubeflow")
 
 
-def make_trainer(config: PipelineConfig, module_config, transform, schema_gen):
-  """The Trainer; with `trainer_workers` > 1, TFX's Vertex AI Trainer, which runs `run_fn` on that many replicas."""
+def make_hyperparameters(config: PipelineConfig, module_config, transform, schema_gen):
+  """The Tuner (`tune`), or an Importer of an earlier search's best hyperparameters (`hparams_uri`), or None."""
+  if config.tune:
+    return Tuner(tuner_fn=TUNER_FN, examples=transform.outputs["transformed_examples"],
+                 transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
+                 custom_config={**module_config, "tune": {"trials": config.tune_trials,
+                                                          "algorithm": config.tune_algorithm,
+                                                          "max_minutes": config.tune_max_minutes}})
+  if config.hparams_uri:
+    from tfx.dsl.components.common.importer import Importer  # pylint: disable=g-import-not-at-top
+
+    return Importer(source_uri=config.hparams_uri, artifact_type=standard_artifacts.HyperParameters,
+                    reimport=False).with_id("hparams_importer")
+  return None
+
+
+def make_trainer(config: PipelineConfig, module_config, transform, schema_gen, hyperparameters=None):
+  """The Trainer; with `trainer_workers` > 1, TFX's Vertex AI Trainer, which runs `run_fn` on that many replicas.
+  `hyperparameters`: the Tuner or the Importer whose best hyperparameters override the configured ones."""
   inputs = dict(run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
                 transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"])
+  if hyperparameters is not None:
+    key = "best_hyperparameters" if isinstance(hyperparameters, Tuner) else "result"
+    inputs["hyperparameters"] = hyperparameters.outputs[key]
   config.check_trainer_workers()
   if config.trainer_workers == 1:
     return Trainer(custom_config=module_config, **inputs)
@@ -86,7 +108,8 @@ def vertex_job_spec(config: PipelineConfig):
 def create_pipeline(config: PipelineConfig, num_classes: int,
                     metadata_connection_config: Optional[object] = None,
                     orchestrator: str = "local") -> tfx_pipeline.Pipeline:
-  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> Trainer ->
+  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> [Tuner or an Importer
+  of earlier best hyperparameters] -> Trainer ->
   baseline Resolver -> Evaluator, ServingCheck, Quantizer (unless quantize is "none") -> Pusher (atomic), wired
   from `config`.
 
@@ -115,7 +138,9 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       preprocessing_fn=PREPROCESSING_FN.format(task=config.task), custom_config=transform_config,
       disable_statistics=True)  # StatisticsGen already covers the raw data; this saved ~20 s of a 2-core run
   transform.add_upstream_node(anomalies_gate)
-  trainer = make_trainer(config, {**module_config, "num_classes": num_classes}, transform, schema_gen)
+  trainer_config = {**module_config, "num_classes": num_classes}
+  hyperparameters = make_hyperparameters(config, trainer_config, transform, schema_gen)
+  trainer = make_trainer(config, trainer_config, transform, schema_gen, hyperparameters)
   if orchestrator == "kubeflow":
     baseline_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,
@@ -147,8 +172,9 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform, trainer,
-                  baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else []) + [pusher],
+      components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform]
+      + ([hyperparameters] if hyperparameters else [])
+      + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else []) + [pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

@@ -360,6 +360,8 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
   evaluation_uri = run.output_uri("Evaluator", "evaluation")
   sections.append(_evaluation_section(run, evaluation_uri, figures))
   sections.append(_blessing_section(run, evaluation_uri))
+  if run.tuning:
+    sections.append(_tuning_section(run))
   if run.compression:
     sections.append(_compression_section(run, figures))
   sections.append(_lineage_section(run, metadata_path))
@@ -444,6 +446,26 @@ def _blessing_section(run: run_summary.RunSummary, evaluation_uri: Optional[str]
     parts.append("<p>Failed checks:</p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in failures) + "</ul>")
   parts.append(f"<p>Pusher: {html.escape(run.pushed_to) if run.pushed_to else 'nothing pushed'}</p>")
   return _section("Blessing", "".join(parts), "blessing")
+
+
+def _tuning_section(run: run_summary.RunSummary) -> str:
+  """The hyperparameters the Trainer got and, when this run's Tuner searched, every trial with the best marked."""
+  tuning = run.tuning
+  best = tuning["best"]
+  value = lambda v: f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+  parts = [_table(["hyperparameter", "used by the Trainer"], [[k, value(v)] for k, v in best.items()],
+                  table_id="best-hyperparameters")]
+  if tuning["source"] == "imported":
+    parts.insert(0, f"<p>Imported from an earlier search: {html.escape(tuning['uri'])}</p>")
+  trials = tuning.get("trials") or []
+  if trials:
+    names = list(best)
+    best_id = max(trials, key=lambda t: t.get("score") or float("-inf"))["trial_id"]
+    rows = [[("&#9733; " if t["trial_id"] == best_id else "") + html.escape(str(t["trial_id"])),
+             _fmt(t.get("score"))] + [html.escape(value(t.get(n))) for n in names] for t in trials]
+    parts.append(f"<h3>{len(trials)} completed trials (objective: val_accuracy; &#9733; = best)</h3>")
+    parts.append(_table(["trial", "val_accuracy"] + names, rows, table_id="tuner-trials", escape=False))
+  return _section("Hyperparameter search", "".join(parts), "tuning")
 
 
 def _compression_section(run: run_summary.RunSummary, figures: List[Figure]) -> str:

@@ -25,6 +25,9 @@ class RunSummary:
   # The Quantizer's report (components/quantizer.py: sizes, sparsity, latency, metrics of float and .tflite, verdict)
   # plus "pushed": whether the .tflite went out beside the SavedModel in this run.
   compression: Optional[Dict[str, Any]] = None
+  # Hyperparameter search: {"source": "Tuner" | "imported", "best": {name: value}, "trials": [{trial_id, score,
+  # name: value...}, best first], "uri": the best_hyperparameters folder}; None when the Trainer used its config.
+  tuning: Optional[Dict[str, Any]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -50,7 +53,8 @@ class RunSummary:
             "components": self.components, "executed": self.executed(), "metrics": self.metrics,
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
             "baseline_model": self.baseline_model, "model": self.output_uri("Trainer", "model"),
-            "serving_check_failure": self.serving_check_failure, "compression": self.compression}
+            "serving_check_failure": self.serving_check_failure, "compression": self.compression,
+            "tuning": self.tuning}
 
 
 def open_store(metadata_path: str):
@@ -147,7 +151,33 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
     compression["pushed"] = bool(pushed_to and compression.get("blessed"))
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
-                    serving_check_failure=failure, compression=compression, outputs=outputs)
+                    serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
+                    outputs=outputs)
+
+
+def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]:
+  """The best hyperparameters the Trainer got (from this run's Tuner or imported) and the Tuner's trials."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  for node, key, source in (("Tuner", "best_hyperparameters", "Tuner"), ("hparams_importer", "result", "imported")):
+    artifacts = outputs.get(node, {}).get(key)
+    if not artifacts:
+      continue
+    try:
+      with open(os.path.join(artifacts[0].uri, "best_hyperparameters.txt"), encoding="utf-8") as f:
+        best = json.load(f).get("values", {})
+    except (OSError, ValueError):
+      return None
+    trials = []
+    results = outputs.get("Tuner", {}).get("tuner_results")
+    if results:
+      try:
+        with open(os.path.join(results[0].uri, "tuner_results.json"), encoding="utf-8") as f:
+          trials = json.load(f)
+      except (OSError, ValueError):
+        trials = []
+    return {"source": source, "best": best, "trials": trials, "uri": artifacts[0].uri}
+  return None
 
 
 COMPRESSION_REPORT_FILE = "compression.json"  # components.quantizer.REPORT_FILE

@@ -4,6 +4,7 @@
 (`train`, `validation`: loss, accuracy, learning rate per epoch and every few steps, the model graph) and an
 `evaluation` folder with the Evaluator's metrics as scalars. Eval accuracy is written under the tag Keras uses for
 training accuracy (`epoch_accuracy`), at the last epoch, so it shows on the same chart as the training curves.
+With `--tune`, `tuner/<trial>/...` holds each trial's curves and hyperparameters (TensorBoard's HParams dashboard).
 With compression, `model-float` and `model-tflite` hold the same `model/*` tags (size, gzip size, sparsity, eval
 accuracy, batch-1 latency), so each chart shows the two side by side.
 """
@@ -16,6 +17,7 @@ from reports import run_summary
 
 LOGDIR_NAME = "tensorboard"
 EVALUATION_RUN = "evaluation"
+TUNER_RUN = "tuner"  # -> the Tuner's trial logs, <trial>/execution0/{train,validation}, with their hyperparameters
 # TFMA metric name -> the Keras tag it shares a chart with; other metrics get an "eval_" prefix.
 SHARED_TAGS = {"sparse_categorical_accuracy": "epoch_accuracy"}
 
@@ -53,6 +55,11 @@ def prepare_logdir(output: str) -> List[str]:
     evaluation_dir = os.path.join(run_dir, EVALUATION_RUN)
     if summary.components.get("Evaluator") == "ran" and summary.metrics and not os.path.isdir(evaluation_dir):
       write_scalars(evaluation_dir, eval_scalars(summary.metrics), step=last_epoch(model_run))
+    tuner_results = summary.output_uri("Tuner", "tuner_results")
+    tuner_logs = os.path.join(tuner_results, "logs") if tuner_results else None
+    if summary.components.get("Tuner") == "ran" and tuner_logs and os.path.isdir(tuner_logs) and \
+        not os.path.lexists(os.path.join(run_dir, TUNER_RUN)):
+      os.symlink(tuner_logs, os.path.join(run_dir, TUNER_RUN))  # one run per trial: the HParams dashboard
     if summary.compression and not os.path.isdir(os.path.join(run_dir, "model-float")):
       for name, scalars in compression_scalars(summary.compression).items():
         write_scalars(os.path.join(run_dir, name), scalars, step=last_epoch(model_run))

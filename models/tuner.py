@@ -1,0 +1,116 @@
+"""The Tuner's `tuner_fn`: a KerasTuner search over the task's `search_space`, with the Trainer's own input
+pipeline, model builder, optimizer and strategy.
+
+`custom_config["tune"]` holds `trials`, `algorithm` (random, bayesian, hyperband) and `max_minutes`. The search
+stops at whichever budget is spent first (a trial that started finishes). Trials stop early on a stalled
+validation loss and at once on a NaN loss. The best hyperparameters go to the Trainer through TFX's
+`hyperparameters` channel; `hparams_with_best` applies them. With MODELFAB_TUNER_LOG_DIR set (the Tuner component
+sets it), every trial writes TensorBoard logs with its hyperparameters there (the HParams dashboard).
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import tf_setup  # before any Keras use
+from models import input_pipeline, strategy, tasks, trainer
+
+ALGORITHMS = ("random", "bayesian", "hyperband")
+OBJECTIVE = "val_accuracy"
+LOG_DIR_ENV = "MODELFAB_TUNER_LOG_DIR"
+
+
+def trial_hparams(task, hp: Dict[str, Any], space) -> Dict[str, Any]:
+  """`hp` with the task's searched hyperparameters taken from `space` (a keras_tuner.HyperParameters)."""
+  return {**hp, **task.search_space(space, hp)}
+
+
+def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> Dict[str, Any]:
+  """`hp` with the values of a Tuner's best_hyperparameters config applied."""
+  import keras_tuner  # pylint: disable=g-import-not-at-top
+
+  return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))
+
+
+def _budgeted(tuner_class, max_trials: int, max_minutes: float):
+  """`tuner_class` that starts no trial once `max_trials` have run or `max_minutes` have passed."""
+  deadline = time.time() + 60 * max_minutes
+
+  class Budgeted(tuner_class):  # pylint: disable=missing-class-docstring
+
+    def on_trial_end(self, trial):
+      super().on_trial_end(trial)
+      if len(self.oracle.trials) >= max_trials or time.time() >= deadline:
+        self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops at max_trials
+
+  return Budgeted
+
+
+def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, replicas: int):
+  """A KerasTuner HyperModel: each trial builds and fits the task's model as the Trainer does."""
+  import keras_tuner  # pylint: disable=g-import-not-at-top
+
+  tf_setup.keras_tuner_on_tf_keras()
+  num_train = input_pipeline.count_examples(fn_args.train_files)
+  epochs = int(hp["epochs"])
+
+  def batch_and_steps(trial_hp):
+    batch_size = int(trial_hp["batch_size"]) * replicas
+    return batch_size, max(1, num_train // batch_size)
+
+  class TaskHyperModel(keras_tuner.HyperModel):  # pylint: disable=missing-class-docstring
+
+    def build(self, space):
+      trial_hp = trial_hparams(task, hp, space)
+      return trainer.compiled_model(task, trial_hp, num_classes, batch_and_steps(trial_hp)[1], epochs)
+
+    def fit(self, space, model, *args, callbacks=None, **kwargs):
+      trial_hp = trial_hparams(task, hp, space)
+      batch_size, steps = batch_and_steps(trial_hp)
+      train_ds = input_pipeline.make_dataset(fn_args.train_files, tf_transform_output, batch_size, training=True)
+      eval_ds = input_pipeline.make_dataset(fn_args.eval_files, tf_transform_output, batch_size, training=False)
+      stop = [tf.keras.callbacks.TerminateOnNaN(),
+              tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(hp["early_stopping_patience"]))]
+      return model.fit(train_ds, steps_per_epoch=steps, validation_data=eval_ds, verbose=0,
+                       epochs=kwargs.get("epochs", epochs), initial_epoch=kwargs.get("initial_epoch", 0),
+                       callbacks=list(callbacks or []) + stop)
+
+  return TaskHyperModel()
+
+
+def tuner_fn(fn_args):
+  """TFX Tuner entry point: the KerasTuner tuner and the arguments of its search."""
+  import keras_tuner  # pylint: disable=g-import-not-at-top
+  from tfx.components.tuner.component import TunerFnResult  # pylint: disable=g-import-not-at-top
+
+  tf_setup.keras_tuner_on_tf_keras()
+  config = dict(fn_args.custom_config or {})
+  task = tasks.get_task(config.get("task", "image_cnn"))
+  hp = task.hparams_from(config)
+  tune = config.get("tune") or {}
+  algorithm = tune.get("algorithm", "random")
+  if algorithm not in ALGORITHMS:
+    raise ValueError(f"unknown tuning algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+  max_trials, max_minutes = int(tune.get("trials", 10)), float(tune.get("max_minutes", 30))
+  tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  num_classes = trainer.check_every_class_trained(tf_transform_output, config.get("num_classes"))
+  dist = strategy.get_strategy(config.get("strategy", "auto"), config.get("tpu_address"))
+  common = dict(hypermodel=make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes,
+                                           dist.num_replicas_in_sync),
+                objective=keras_tuner.Objective(OBJECTIVE, direction="max"), distribution_strategy=dist,
+                directory=fn_args.working_dir, project_name="modelfab", overwrite=True, seed=int(hp.get("seed", 42)))
+  if algorithm == "hyperband":
+    tuner_class, extra = keras_tuner.Hyperband, {"max_epochs": int(hp["epochs"]), "factor": 3,
+                                                 "hyperband_iterations": 1}
+  else:
+    tuner_class = keras_tuner.RandomSearch if algorithm == "random" else keras_tuner.BayesianOptimization
+    extra = {"max_trials": max_trials}
+  tuner = _budgeted(tuner_class, max_trials, max_minutes)(**common, **extra)
+  log_dir = os.environ.get(LOG_DIR_ENV)
+  callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)] if log_dir else []
+  return TunerFnResult(tuner=tuner, fit_kwargs={"callbacks": callbacks, "verbose": 0})
