@@ -250,6 +250,18 @@ CASES = [
      "--max-accuracy-drop must be at least 0.0"),
     ("compile --quantize int4", _with(["compile", "--image", "i", "--pipeline-root", "gs://b/r", "--quantize",
                                        "int4"]), "--quantize must be one of"),
+    ("--tune-trials 0", _with(["run", "--tune", "--tune-trials", "0", "--output", "OUT"]),
+     "--tune-trials must be at least 1"),
+    ("--tune-algorithm grid", _with(["run", "--tune", "--tune-algorithm", "grid", "--output", "OUT"]),
+     "--tune-algorithm must be one of random, bayesian, hyperband, got 'grid'"),
+    ("--tune-max-minutes 0", _with(["run", "--tune", "--tune-max-minutes", "0", "--output", "OUT"]),
+     "--tune-max-minutes must be above 0.0"),
+    ("--hparams-from a run that did not tune", lambda root: ["run", "--hparams-from", "RUN0", "--output", "OUT"],
+     "did not tune (it has no best hyperparameters)"),
+    ("--hparams-from an unknown run", _with(["run", "--hparams-from", "1999-01-01", "--output", "OUT"]),
+     "--hparams-from 1999-01-01: run '1999-01-01' not found"),
+    ("--hparams-from with --tune", lambda root: ["run", "--tune", "--hparams-from", str(_best_hparams_dir(root)),
+                                                 "--output", "OUT"], "--tune and --hparams-from exclude each other"),
     ("--epochs not a number", _with(["run", "--epochs", "many", "--output", "OUT"]),
      "argument --epochs: invalid int value: 'many'"),
     ("compile --workers 0", _with(["compile", "--image", "i", "--pipeline-root", "gs://b/r", "--workers", "0"]),
@@ -313,6 +325,13 @@ CASES = [
 ]
 
 
+def _best_hparams_dir(root: pathlib.Path) -> pathlib.Path:
+  folder = root / "best"
+  folder.mkdir()
+  (folder / "best_hyperparameters.txt").write_text('{"space": [], "values": {}}')
+  return folder
+
+
 def _pushed_tflite():
   """The int8 .tflite the Quantizer made in `two_runs` (resolved when the case runs: OUT is known then)."""
   return "TFLITE"
@@ -348,8 +367,9 @@ def test_bad_input_is_refused_with_one_line(name, build, expected, two_runs, tin
   argv = build(tmp_path, tiny_checkpoint) if getattr(build, "needs_checkpoint", False) else build(tmp_path)
   serving = str(output / "serving" / "digits-cnn")
   tflite = next(iter(sorted((output / "pipeline" / "Quantizer").glob("tflite_model/*/model.tflite"))), None)
-  argv = [str(output) if a == "OUT" else serving if a == "SERVING" else str(tflite) if a == "TFLITE" else a
-          for a in argv]
+  run0 = two_runs[1][0][:19]
+  argv = [str(output) if a == "OUT" else serving if a == "SERVING" else str(tflite) if a == "TFLITE" else
+          run0 if a == "RUN0" else a for a in argv]
   try:
     status = cli.main(argv)
   except SystemExit as e:  # argparse's own usage errors

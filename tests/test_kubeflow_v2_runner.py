@@ -133,3 +133,14 @@ def test_dockerfile_pins_tfx_installs_the_lock_and_every_package():
   for package in ("pipelines", "components", "models", "serving", "reports", "data"):  # dotted module paths and the embedded data
     assert f"COPY {package} ./{package}" in dockerfile
   assert f"WORKDIR {kubeflow_v2_runner.CONTAINER_ROOT}" in dockerfile
+
+
+def test_tune_adds_the_tuner_before_the_trainer(tmp_path, no_network):
+  output = _compile(tmp_path, "tuned.yaml", "--tune", "--tune-trials", "4", "--tune-algorithm", "bayesian")
+  spec = yaml.safe_load(output.read_text())
+  dag = spec["root"]["dag"]["tasks"]
+  assert "Tuner" in dag and "Tuner" in dag["Trainer"]["dependentTasks"]
+  assert _constant(dag["Tuner"], "tuner_fn") == "models.tuner.tuner_fn"
+  tune = json.loads(_constant(dag["Tuner"], "custom_config"))["tune"]
+  assert tune == {"trials": 4, "algorithm": "bayesian", "max_minutes": 30.0}
+  assert "components.hparam_tuner.Executor" in json.dumps(spec["deploymentSpec"]["executors"])

@@ -64,3 +64,18 @@ def test_quantizer_follows_the_settings_and_is_left_out_with_none(tmp_path):
                                       num_classes=10))
   assert "Quantizer" not in components
   assert "tflite_model" not in components["Pusher"].inputs
+
+
+def test_tune_puts_the_tuner_before_the_trainer_and_hparams_uri_an_importer(tmp_path):
+  tuned = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path), tune=True, tune_trials=5,
+                                               tune_algorithm="hyperband"), num_classes=10))
+  assert tuned["Tuner"] in tuned["Trainer"].upstream_nodes
+  assert "hyperparameters" in tuned["Trainer"].inputs
+  import json  # pylint: disable=g-import-not-at-top
+  tune = json.loads(tuned["Tuner"].exec_properties["custom_config"])["tune"]
+  assert tune == {"trials": 5, "algorithm": "hyperband", "max_minutes": 30.0}
+  imported = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path),
+                                                  hparams_uri=str(tmp_path / "best")), num_classes=10))
+  assert "Tuner" not in imported and imported["hparams_importer"] in imported["Trainer"].upstream_nodes
+  plain = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)), num_classes=10))
+  assert "hyperparameters" not in plain["Trainer"].inputs
