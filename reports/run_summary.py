@@ -176,7 +176,9 @@ def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]
           trials = json.load(f)
       except (OSError, ValueError):
         trials = []
-    return {"source": source, "best": best, "trials": trials, "uri": artifacts[0].uri}
+    searched = lambda values: {k: v for k, v in values.items() if not k.startswith("tuner/")}  # Hyperband's own
+    return {"source": source, "best": searched(best), "trials": [searched(t) for t in trials],
+            "uri": artifacts[0].uri}
   return None
 
 
