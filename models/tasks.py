@@ -4,7 +4,8 @@
   SERVING_FEATURE_KEYS,
   preprocessing_fn(inputs, custom_config), build_model(hparams, num_classes) -> uncompiled Keras model,
   and optionally make_optimizer(hparams, total_steps), serving_files(hparams) (files shipped beside the model) and
-  tensor_inputs(tf_transform_output, hparams) (the decoded tensors the .tflite model takes, models.signatures).
+  tensor_inputs(tf_transform_output, hparams) (the decoded tensors the .tflite model takes, models.signatures),
+  search_space(keras_tuner_hyperparameters, hparams) (what `--tune` searches, models.tuner).
 """
 from __future__ import annotations
 

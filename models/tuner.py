@@ -36,8 +36,30 @@ def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> 
   return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))
 
 
+def _closing_hparams_callback(logdir: str, hparams, trial_id: str):
+  """TensorBoard's HParams Keras callback that also closes its event file when the trial's fit ends.
+
+  The stock callback only drops its writer, so the trial's hparams summary reaches disk whenever garbage collection
+  gets to it, or never if the process ends first (seen in CI: an empty event file for a trial).
+  """
+  from tensorboard.plugins.hparams import api as hparams_api  # pylint: disable=g-import-not-at-top
+
+  class ClosingHParams(hparams_api.KerasCallback):  # pylint: disable=missing-class-docstring
+
+    def on_train_end(self, logs=None):
+      writer = self._get_writer()
+      super().on_train_end(logs)
+      writer.close()
+
+  return ClosingHParams(writer=logdir, hparams=hparams, trial_id=trial_id)
+
+
 def _budgeted(tuner_class, max_trials: int, max_minutes: float):
-  """`tuner_class` that starts no trial once `max_trials` have run or `max_minutes` have passed."""
+  """`tuner_class` that starts no trial once `max_trials` have run or `max_minutes` have passed, and whose trials'
+  TensorBoard logs are complete on disk when the trial ends."""
+  from keras_tuner.src.engine import tuner_utils  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import api as hparams_api  # pylint: disable=g-import-not-at-top
+
   deadline = time.time() + 60 * max_minutes
 
   class Budgeted(tuner_class):  # pylint: disable=missing-class-docstring
@@ -46,6 +68,13 @@ def _budgeted(tuner_class, max_trials: int, max_minutes: float):
       super().on_trial_end(trial)
       if len(self.oracle.trials) >= max_trials or time.time() >= deadline:
         self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops at max_trials
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+      for callback in list(callbacks):  # KerasTuner's own version, with the closing HParams callback
+        if callback.__class__.__name__ == "TensorBoard":
+          callback.log_dir = self._get_tensorboard_dir(callback.log_dir, trial.trial_id, execution)
+          hparams = tuner_utils.convert_hyperparams_to_hparams(trial.hyperparameters, hparams_api)
+          callbacks.append(_closing_hparams_callback(callback.log_dir, hparams, trial.trial_id))
 
   return Budgeted
 
