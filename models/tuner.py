@@ -40,15 +40,21 @@ def _closing_hparams_callback(logdir: str, hparams, trial_id: str):
   """TensorBoard's HParams Keras callback that also closes its event file when the trial's fit ends.
 
   The stock callback only drops its writer, so the trial's hparams summary reaches disk whenever garbage collection
-  gets to it, or never if the process ends first (seen in CI: an empty event file for a trial).
+  gets to it, and it writes under whatever `tf.summary.record_if` is in force: a Keras TensorBoard callback whose
+  fit was interrupted leaves its "every N steps" condition behind (seen in CI: empty event files for the trials).
   """
   from tensorboard.plugins.hparams import api as hparams_api  # pylint: disable=g-import-not-at-top
 
   class ClosingHParams(hparams_api.KerasCallback):  # pylint: disable=missing-class-docstring
 
+    def on_train_begin(self, logs=None):
+      with tf.summary.record_if(True):  # whatever a caller's summary context says (Keras' own epoch logs do this)
+        super().on_train_begin(logs)
+
     def on_train_end(self, logs=None):
       writer = self._get_writer()
-      super().on_train_end(logs)
+      with tf.summary.record_if(True):
+        super().on_train_end(logs)
       writer.close()
 
   return ClosingHParams(writer=logdir, hparams=hparams, trial_id=trial_id)
@@ -85,6 +91,8 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
 
   tf_setup.keras_tuner_on_tf_keras()
   num_train = input_pipeline.count_examples(fn_args.train_files)
+  cache = input_pipeline.fits_in_memory(num_train + input_pipeline.count_examples(fn_args.eval_files),
+                                        tf_transform_output)
   epochs = int(hp["epochs"])
 
   def batch_and_steps(trial_hp):
@@ -100,8 +108,10 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
     def fit(self, space, model, *args, callbacks=None, **kwargs):
       trial_hp = trial_hparams(task, hp, space)
       batch_size, steps = batch_and_steps(trial_hp)
-      train_ds = input_pipeline.make_dataset(fn_args.train_files, tf_transform_output, batch_size, training=True)
-      eval_ds = input_pipeline.make_dataset(fn_args.eval_files, tf_transform_output, batch_size, training=False)
+      train_ds = input_pipeline.make_dataset(fn_args.train_files, tf_transform_output, batch_size, training=True,
+                                             cache=cache)
+      eval_ds = input_pipeline.make_dataset(fn_args.eval_files, tf_transform_output, batch_size, training=False,
+                                            cache=cache)
       stop = [tf.keras.callbacks.TerminateOnNaN(),
               tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(hp["early_stopping_patience"]))]
       return model.fit(train_ds, steps_per_epoch=steps, validation_data=eval_ds, verbose=0,
