@@ -66,7 +66,8 @@ def trainer_throughput(pipeline_root: str, epochs: int, task_name: str = "image_
   from models import features, input_pipeline, tasks  # pylint: disable=g-import-not-at-top
 
   transform_dir = sorted(glob.glob(os.path.join(pipeline_root, "Transform", "transform_graph", "*")))[-1]
-  examples_dir = sorted(glob.glob(os.path.join(pipeline_root, "Transform", "transformed_examples", "*")))[-1]
+  examples_dir = sorted(glob.glob(os.path.join(pipeline_root, "*ExampleGen", "examples", "*")))[-1]  # raw: the
+  # Trainer applies the Transform graph in tf.data
   train_files = glob.glob(os.path.join(examples_dir, "Split-train", "*"))
   tft_output = tft.TFTransformOutput(transform_dir)
   task = tasks.get_task(task_name)

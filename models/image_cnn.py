@@ -26,6 +26,8 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "conv_filters": [32, 64],  # one conv/BN/ReLU x2 + max-pool block per entry
     "dropout": 0.3,
     "augment": True,  # random shifts/rotations/zoom, active only while training
+    "augment_flip": False,  # also random horizontal flips (photos; not digits or text)
+    "residual": False,  # each block adds its input back (a 1x1 projection when the width changes): a small ResNet
     "early_stopping_patience": 8,
 }
 TRANSFORM_HPARAMS = ("image_size", "channels")  # the only ones preprocessing_fn reads
@@ -39,10 +41,12 @@ def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 def decode_images(encoded: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:
   """[batch] encoded PNG/JPEG bytes -> [batch, size, size, channels] float32 in [0, 1]."""
   def decode_one(data):
-    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-    image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), [image_size, image_size],
-                            antialias=True)
-    return tf.clip_by_value(image, 0.0, 1.0)
+    image = tf.image.convert_image_dtype(tf.io.decode_image(data, channels=channels, expand_animations=False),
+                                         tf.float32)
+    same_size = tf.reduce_all(tf.shape(image)[:2] == image_size)
+    image = tf.cond(same_size, lambda: image,  # already the model's size (CIFAR-like data): nothing to resample
+                    lambda: tf.image.resize(image, [image_size, image_size], antialias=True))
+    return tf.clip_by_value(tf.ensure_shape(image, [image_size, image_size, channels]), 0.0, 1.0)
 
   encoded = tf.reshape(encoded, [-1])
   return tf.map_fn(decode_one, encoded,
@@ -67,7 +71,8 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[
 
 
 def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
-  """Conv/BN/ReLU blocks with max-pooling, global pooling, dropout and a softmax classifier (uncompiled)."""
+  """Conv/BN/ReLU blocks (residual with `residual`) with max-pooling, global pooling, dropout and a softmax
+  classifier (uncompiled)."""
   size, channels = int(hp["image_size"]), int(hp["channels"])
   inputs = tf.keras.Input(shape=(size, size, channels), name=TRANSFORMED_IMAGE_KEY)
   x = inputs
@@ -75,10 +80,18 @@ def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
     x = tf.keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="augment_shift")(x)
     x = tf.keras.layers.RandomRotation(0.04, fill_mode="nearest", name="augment_rotate")(x)
     x = tf.keras.layers.RandomZoom(0.1, fill_mode="nearest", name="augment_zoom")(x)
+  if hp.get("augment") and hp.get("augment_flip"):
+    x = tf.keras.layers.RandomFlip("horizontal", name="augment_flip")(x)
   for block, filters in enumerate(hp["conv_filters"]):
+    shortcut = x
     for conv in range(2):
       x = tf.keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
       x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
+      if hp.get("residual") and conv == 1:  # x + shortcut, projected by a 1x1 conv when the width changes
+        if shortcut.shape[-1] != filters:
+          shortcut = tf.keras.layers.Conv2D(filters, 1, use_bias=False, name=f"block{block}_project")(shortcut)
+          shortcut = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_project_bn")(shortcut)
+        x = tf.keras.layers.Add(name=f"block{block}_add")([x, shortcut])
       x = tf.keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
     if x.shape[1] >= 2:
       x = tf.keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)

@@ -50,7 +50,16 @@ class TrainingLogger(tf.keras.callbacks.TensorBoard):
   def _implements_train_batch_hooks(self):
     return True  # Keras calls batch hooks only when profiling; the per-N-steps scalars are written in them
 
+  def on_train_begin(self, logs=None):
+    super().on_train_begin(logs)
+    self._steps_done = int(self._train_step.numpy())  # the counter Keras' record_if(step % update_freq) reads
+
   def on_train_batch_end(self, batch, logs=None):
+    # Only steps whose scalars are recorded do any work: the learning rate and the summary calls are eager ops,
+    # which on a 2-core machine cost about as much as a small model's training step.
+    self._steps_done += 1
+    if self._steps_done % self.update_freq and not self._should_write_train_graph:
+      return
     if isinstance(logs, dict):
       logs = self._collect_learning_rate(dict(logs))
     super().on_train_batch_end(batch, logs)
@@ -110,16 +119,22 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   steps_per_epoch = max(1, num_train // batch_size)
   epochs = int(hp["epochs"])
   workers = strategy.num_workers() if isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy) else 1
-  train_ds = input_pipeline.make_dataset(train_files, tf_transform_output, batch_size, training=True,
-                                         num_workers=workers)
-  eval_ds = input_pipeline.make_dataset(eval_files, tf_transform_output, batch_size, training=False,
-                                        num_workers=workers)
+  cache = input_pipeline.fits_in_memory(num_train + input_pipeline.count_examples(eval_files), tf_transform_output)
+  train_ds, eval_ds = (input_pipeline.make_dataset(files, tf_transform_output, batch_size, training=training,
+                                                   num_workers=workers, cache=cache)
+                       for files, training in ((train_files, True), (eval_files, False)))
   with dist.scope():
     model = compiled_model(task, hp, num_classes, steps_per_epoch, epochs)
-  logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas)",
-               task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name, dist.num_replicas_in_sync)
+  logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas), "
+               "input %s", task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name,
+               dist.num_replicas_in_sync, "cached in memory" if cache else "streamed")
+  fit_started = time.time()
   history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=eval_ds,
                       callbacks=make_callbacks(hp, log_dir, backup_dir), verbose=2)
+  fit_seconds = time.time() - fit_started
+  trained_epochs = len(history.epoch)
+  print(f"[modelfab] fit {fit_seconds:.1f}s, {steps_per_epoch * batch_size * trained_epochs / fit_seconds:.0f} "
+        f"examples/s ({trained_epochs} epochs of {steps_per_epoch} steps)", flush=True)
   if hp.get("prune_sparsity"):
     with dist.scope():
       model = pruning.strip(model)

@@ -13,6 +13,7 @@ import time
 from typing import List, Optional
 
 from pipelines import config as config_lib
+from pipelines import memory
 
 EXIT_USAGE = 2  # bad flags, data, checkpoint or model path
 EXIT_FAILED = 1  # the pipeline failed (anomalies, a failing component)
@@ -232,7 +233,11 @@ def _install_progress_printer(verbose: bool) -> None:
         print(f"[modelfab] {name} ...", flush=True)
       elif message.startswith("Component ") and message.endswith(" is finished."):
         name = message[len("Component "):-len(" is finished.")]
-        print(f"[modelfab] {name} done in {time.time() - started.get(name, time.time()):.1f}s", flush=True)
+        seconds = time.time() - started.get(name, time.time())
+        print(f"[modelfab] {name} done in {seconds:.1f}s", flush=True)
+        if seconds > 1:
+          memory.release_memory()  # before the next component: e.g. the Trainer's input cache, ahead of the
+          # ServingCheck process
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("absl").addHandler(ProgressHandler(level=logging.INFO))

@@ -47,9 +47,9 @@ def digits_subset(tmp_path):
 
 
 def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: int = 8):
-  """Runs the image task's preprocessing_fn on real tf.Transform over synthetic two-class images ("top" bright in
-  the top half, "bottom" in the bottom half) and writes what the Transform component writes: gzipped transformed
-  tf.Examples per split and the transform graph. Returns (train_files, eval_files, transform_dir, raw_examples)."""
+  """Analyzes synthetic two-class images ("top" bright in the top half, "bottom" in the bottom half) with the image
+  task's preprocessing_fn on real tf.Transform and writes what the pipeline's Trainer reads: ExampleGen's gzipped
+  raw tf.Examples per split and Transform's graph. Returns (train_files, eval_files, transform_dir, raw_examples)."""
   import functools  # pylint: disable=g-import-not-at-top
 
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -71,15 +71,15 @@ def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: i
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
   config = {"hparams": {"image_size": size, "channels": 1}}
   transform_dir = out_dir / "transform_graph"
+  splits = {"train": raw[: 3 * len(raw) // 4], "eval": raw[3 * len(raw) // 4:]}
   with tft_beam.Context(temp_dir=str(out_dir / "tmp"), force_tf_compat_v1=False):
-    (transformed, transformed_metadata), transform_fn = (
-        (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            functools.partial(image_cnn.preprocessing_fn, custom_config=config), output_record_batches=False))
+    transform_fn = (splits["train"], metadata) | tft_beam.AnalyzeDataset(
+        functools.partial(image_cnn.preprocessing_fn, custom_config=config))
     _ = transform_fn | tft_beam.WriteTransformFn(str(transform_dir))
   metadata_io.write_metadata(metadata, str(transform_dir / "metadata"))  # the raw schema, as Transform writes it
-  coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+  coder = tft.coders.ExampleProtoCoder(metadata.schema)
   files = {}
-  for split, rows in (("train", transformed[: 3 * len(transformed) // 4]), ("eval", transformed[3 * len(transformed) // 4:])):
+  for split, rows in splits.items():
     path = out_dir / f"Split-{split}" / "data.gz"
     path.parent.mkdir(parents=True)
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:

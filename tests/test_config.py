@@ -39,3 +39,11 @@ def test_default_beam_args_follow_data_size():
   multi = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
   assert config.default_beam_args(config.AUTO_MULTI_PROCESSING_EXAMPLES) == multi
   assert config.default_beam_args(None) == multi  # remote data of unknown size
+
+
+def test_cifar_preset_needs_data_and_is_a_residual_rgb_model():
+  with pytest.raises(ValueError, match="--data is required: the cifar-resnet preset has no embedded data"):
+    config.preset("cifar-resnet").check_settings()
+  c = config.preset("cifar-resnet", data="/some/images")
+  c.check_settings()
+  assert c.task == "image_cnn" and c.hparams["residual"] and (c.hparams["image_size"], c.hparams["channels"]) == (32, 3)

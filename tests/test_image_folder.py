@@ -68,3 +68,19 @@ def test_image_in_root_is_refused(tmp_path):
   write_image(tmp_path / "stray.png")
   with pytest.raises(DataError, match="stray.png"):
     image_folder.list_image_folder(str(tmp_path))
+
+
+def test_a_second_listing_decodes_only_files_changed_since_the_first(tmp_path, monkeypatch):
+  for name in ("a/1.png", "a/2.png", "b/3.png", "b/4.png"):
+    write_image(tmp_path / name, seed=len(name))
+  decoded = []
+  check = image_folder.check_image_file
+  monkeypatch.setattr(image_folder, "check_image_file", lambda path: decoded.append(path) or check(path))
+  image_folder.list_image_folder(str(tmp_path))
+  assert len(decoded) == 4
+  image_folder.list_image_folder(str(tmp_path))  # what ImageExampleGen does after `modelfab run` checked
+  assert len(decoded) == 4
+  (tmp_path / "b" / "4.png").write_bytes(b"\x89PNG\r\n\x1a\n now broken")
+  with pytest.raises(DataError, match="4.png"):
+    image_folder.list_image_folder(str(tmp_path))
+  assert len(decoded) == 5

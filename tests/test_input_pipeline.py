@@ -1,4 +1,4 @@
-"""The shared tf.data input from Transform's output."""
+"""The shared tf.data input: raw examples through the Transform graph, cached in memory or streamed."""
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -33,3 +33,30 @@ def test_missing_files_are_named(tmp_path, transformed_dataset):
   output = tft.TFTransformOutput(transformed_dataset[2])
   with pytest.raises(FileNotFoundError, match="nothing-here"):
     input_pipeline.make_dataset([str(tmp_path / "nothing-here" / "*")], output, 4, training=True)
+
+
+def test_cache_rule_compares_transformed_size_with_the_budget(transformed_dataset, monkeypatch):
+  output = tft.TFTransformOutput(transformed_dataset[2])
+  per_example = input_pipeline.transformed_bytes_per_example(output)
+  assert per_example == 8 * 8 * 1 * 4 + 8  # float32 pixels + the int64 label
+  assert input_pipeline.fits_in_memory(1000, output, budget_bytes=1000 * per_example)
+  assert not input_pipeline.fits_in_memory(1001, output, budget_bytes=1000 * per_example)
+  monkeypatch.setenv(input_pipeline.CACHE_ENV, "0.5")
+  assert input_pipeline.cache_budget_bytes() == 2**19
+  assert input_pipeline.fits_in_memory(1985, output) and not input_pipeline.fits_in_memory(1986, output)
+
+
+def test_cached_and_streamed_input_give_the_same_examples(transformed_dataset):
+  train_files, eval_files, transform_dir, _ = transformed_dataset
+  output = tft.TFTransformOutput(transform_dir)
+  cached, streamed = ([(x["image_xf"].numpy(), y.numpy())
+                       for x, y in input_pipeline.make_dataset(eval_files, output, 4, training=False, cache=cache)]
+                      for cache in (True, False))
+  assert len(cached) == len(streamed) == 4
+  for (x1, y1), (x2, y2) in zip(cached, streamed):
+    assert (y1 == y2).all() and abs(x1 - x2).max() < 1e-6
+  assert abs(float(cached[0][0].mean())) < 3  # normalized by the Transform's mean/std, not raw 0..255 pixels
+  for cache in (True, False):  # training: full batches, every epoch reshuffled
+    batches = [y.numpy().tolist() for _, y in input_pipeline.make_dataset(train_files, output, 48, training=True,
+                                                                            cache=cache).take(2)]
+    assert len(batches[0]) == 48 and batches[0] != batches[1] and sorted(batches[0]) == sorted(batches[1])

@@ -49,7 +49,7 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["StatisticsGen"] == {"ImageExampleGen"}
   assert depends["AnomaliesGate"] == {"ExampleValidator"}
   assert depends["Transform"] == {"ImageExampleGen", "SchemaGen", "AnomaliesGate"}  # stops on anomalies
-  assert depends["Trainer"] == {"Transform", "SchemaGen"}
+  assert depends["Trainer"] == {"ImageExampleGen", "Transform", "SchemaGen"}  # raw examples + the graph
   assert depends["Evaluator"] == {"ImageExampleGen", "Trainer", "baseline_resolver-model-resolver"}
   assert depends["ServingCheck"] == {"ImageExampleGen", "Trainer"}
   assert depends["Quantizer"] == {"ImageExampleGen", "Trainer"}
