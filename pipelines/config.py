@@ -20,15 +20,15 @@ DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = REPO_ROOT / "models"
 DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
 
-# Beam args when none are given (`default_beam_args`): the DirectRunner on all local cores (multi_processing) for data
-# of at least AUTO_MULTI_PROCESSING_EXAMPLES examples or of unknown size, in one process below that. Measured on 2
-# cores (README, "Performance"): the embedded digits ran the whole pipeline in 85 s in one process against 151 s
-# multi-processing, where each worker starts and imports TensorFlow and TFX builds an sdist per Beam component
-# (~5 s each) because Beam args are set; Transform alone scaled 1.24x with 2 workers at 40,000 examples, 1.48x at
-# 160,000 and 1.73x at 400,000.
+# Beam args when none are given (`default_beam_args`): the DirectRunner in one process below
+# AUTO_MULTI_PROCESSING_EXAMPLES examples, multi-processing on all local cores from there on (and for data of unknown
+# size). Measured on 2 cores with the whole pipeline on generated 32x32 images (benchmarks/cifar_benchmark.py
+# --beam-sizes, README "Beam"): 100,000 images took 160.6 s in one process and 161.8 s multi-processing, 200,000
+# took 331.8 s and 309.6 s; multi-processing used 1.6x the memory both times. Each worker starts and imports
+# TensorFlow, and TFX builds an sdist per Beam component (~5 s each) because Beam args are set.
 DEFAULT_BEAM_ARGS: tuple = ()
 MULTI_PROCESSING_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")  # 0 = every core
-AUTO_MULTI_PROCESSING_EXAMPLES = 100_000
+AUTO_MULTI_PROCESSING_EXAMPLES = 200_000
 
 
 def default_beam_args(num_examples: Optional[int]) -> List[str]:
