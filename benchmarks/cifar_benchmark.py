@@ -118,6 +118,11 @@ def run_measured(command: List[str], log_path: str, env=None) -> Dict:
           "rc": process.returncode, "stdout": "".join(lines)}
 
 
+def component_seconds(stdout: str) -> Dict[str, float]:
+  """Each component's wall time from `modelfab run`'s "[modelfab] NAME done in Xs" lines."""
+  return {m.group(1): float(m.group(2)) for m in re.finditer(r"\[modelfab\] (\S+) done in ([\d.]+)s", stdout)}
+
+
 def run_plain(data: str, epochs: int, batch_size: int, work: str, preset: str) -> Dict:
   result = run_measured([PYTHON, os.path.join(REPO, "benchmarks", "plain_keras_cifar.py"), "--data", data,
                          "--epochs", str(epochs), "--batch-size", str(batch_size), "--preset", preset, "--out",
@@ -136,7 +141,7 @@ def run_modelfab(data: str, epochs: int, batch_size: int, work: str, preset: str
                          "--batch-size", str(batch_size), "--quantize", "none", "--output", output] + extra,
                         os.path.join(work, "modelfab.log"))
   stdout = result.pop("stdout")
-  components = {m.group(1): float(m.group(2)) for m in re.finditer(r"\[modelfab\] (\S+) done in ([\d.]+)s", stdout)}
+  components = component_seconds(stdout)
   fit = re.search(r"fit ([\d.]+)s, ([\d.]+) examples/s", stdout)
   summary = {}
   try:
@@ -165,7 +170,7 @@ def run_beam_mode(data: str, work: str, multi_processing: bool) -> Dict:
           f"sys.exit(cli.main({args!r}))")
   result = run_measured([PYTHON, "-c", code], os.path.join(work, f"beam-{'multi' if multi_processing else 'one'}.log"))
   stdout = result.pop("stdout")
-  components = {m.group(1): float(m.group(2)) for m in re.finditer(r"\[modelfab\] (\S+) done in ([\d.]+)s", stdout)}
+  components = component_seconds(stdout)
   beam = ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator")
   return {**result, "components": components, "beam_components_s": round(sum(components.get(c, 0) for c in beam), 1),
           "mode": "multi_processing" if multi_processing else "one process"}

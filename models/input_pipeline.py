@@ -52,10 +52,22 @@ def transformed_bytes_per_example(tf_transform_output: tft.TFTransformOutput) ->
   return total
 
 
+def input_cache_mb_from_env() -> float:
+  """MODELFAB_INPUT_CACHE_MB as a number of MiB; ValueError naming the variable when it is not one (or negative)."""
+  value = os.environ.get(CACHE_ENV, "")
+  try:
+    mib = float(value)
+  except ValueError:
+    mib = -1.0
+  if not mib >= 0 or mib == float("inf"):
+    raise ValueError(f"{CACHE_ENV} must be a number of MiB (0 or more), got {value!r}")
+  return mib
+
+
 def cache_budget_bytes() -> int:
   """What the input may keep in memory: MODELFAB_INPUT_CACHE_MB, else a quarter of the memory available now."""
   if os.environ.get(CACHE_ENV):
-    return int(float(os.environ[CACHE_ENV]) * 2**20)
+    return int(input_cache_mb_from_env() * 2**20)
   import psutil  # pylint: disable=g-import-not-at-top
 
   return int(psutil.virtual_memory().available * CACHE_SHARE_OF_AVAILABLE_MEMORY)
@@ -67,6 +79,12 @@ def fits_in_memory(num_examples: int, tf_transform_output: tft.TFTransformOutput
   per_example = transformed_bytes_per_example(tf_transform_output)
   budget = cache_budget_bytes() if budget_bytes is None else budget_bytes
   return per_example is not None and num_examples * per_example <= budget
+
+
+def count_and_choose_cache(train_files, eval_files, tf_transform_output: tft.TFTransformOutput) -> Tuple[int, bool]:
+  """(training examples, whether both splits are cached): what the Trainer and the Tuner's trials decide once."""
+  num_train = count_examples(train_files)
+  return num_train, fits_in_memory(num_train + count_examples(eval_files), tf_transform_output)
 
 
 def make_dataset(file_pattern, tf_transform_output: tft.TFTransformOutput, batch_size: int,

@@ -115,11 +115,10 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   num_classes = check_every_class_trained(tf_transform_output, expected_classes)
   dist = strategy.get_strategy(strategy_name, tpu_address)
   batch_size = int(hp["batch_size"]) * dist.num_replicas_in_sync
-  num_train = input_pipeline.count_examples(train_files)
+  num_train, cache = input_pipeline.count_and_choose_cache(train_files, eval_files, tf_transform_output)
   steps_per_epoch = max(1, num_train // batch_size)
   epochs = int(hp["epochs"])
   workers = strategy.num_workers() if isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy) else 1
-  cache = input_pipeline.fits_in_memory(num_train + input_pipeline.count_examples(eval_files), tf_transform_output)
   train_ds, eval_ds = (input_pipeline.make_dataset(files, tf_transform_output, batch_size, training=training,
                                                    num_workers=workers, cache=cache)
                        for files, training in ((train_files, True), (eval_files, False)))

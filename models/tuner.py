@@ -90,9 +90,8 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
   import keras_tuner  # pylint: disable=g-import-not-at-top
 
   tf_setup.keras_tuner_on_tf_keras()
-  num_train = input_pipeline.count_examples(fn_args.train_files)
-  cache = input_pipeline.fits_in_memory(num_train + input_pipeline.count_examples(fn_args.eval_files),
-                                        tf_transform_output)
+  num_train, cache = input_pipeline.count_and_choose_cache(fn_args.train_files, fn_args.eval_files,
+                                                           tf_transform_output)
   epochs = int(hp["epochs"])
 
   def batch_and_steps(trial_hp):

@@ -60,3 +60,10 @@ def test_cached_and_streamed_input_give_the_same_examples(transformed_dataset):
     batches = [y.numpy().tolist() for _, y in input_pipeline.make_dataset(train_files, output, 48, training=True,
                                                                             cache=cache).take(2)]
     assert len(batches[0]) == 48 and batches[0] != batches[1] and sorted(batches[0]) == sorted(batches[1])
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf"])
+def test_a_bad_cache_budget_is_named(monkeypatch, value):
+  monkeypatch.setenv(input_pipeline.CACHE_ENV, value)
+  with pytest.raises(ValueError, match=f"MODELFAB_INPUT_CACHE_MB must be a number of MiB .*{value}"):
+    input_pipeline.cache_budget_bytes()
