@@ -121,7 +121,22 @@ def make_dataset(file_pattern, tf_transform_output: tft.TFTransformOutput, batch
     if training:
       dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=_SHUFFLE_SEED, reshuffle_each_iteration=True).repeat()
     dataset = dataset.batch(batch_size, drop_remainder=training).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-  return dataset.map(_split_label, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  dataset = dataset.map(_split_label, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  return dataset.with_options(without_autotune_model())
+
+
+def without_autotune_model() -> tf.data.Options:
+  """tf.data options that turn off the autotuning model (AUTOTUNE then means one call per core, and prefetch
+  buffers still grow on demand).
+
+  Why: deleting an iterator whose autotuning thread is waiting out its optimization period can lose the wake-up
+  (TF 2.16 `Model::OptimizeLoop` re-checks `IsCancelled()` before the cancellation manager sets it) and then blocks
+  for the rest of that period, up to 60 s, with no CPU used. Keras deletes the training iterator at the end of
+  `fit` and the validation iterator every epoch; measured: 20 s added to a 22 s fit in 2 of 4 pipeline runs.
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return options
 
 
 def _split_label(transformed: Dict[str, tf.Tensor]) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:

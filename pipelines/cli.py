@@ -263,10 +263,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.console.move_to(os.path.join(config.output, "logs", f"run-{stamp}-{os.getpid()}.log"))
   with output_dir.locked(config.output, wait=args.wait):
     from reports import run_summary  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
 
     sys.argv = sys.argv[:1]  # Beam and absl parse sys.argv; our flags are not theirs
-    LocalDagRunner().run(pipeline)
+    local_runner.run(pipeline)
     summary = run_summary.latest_run_summary(config.metadata_path, config.pipeline_name)  # ours: we hold the lock
   from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 

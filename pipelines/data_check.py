@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import List, Optional
 
 from components import image_folder, text_csv
 from components.image_folder import DataError
 from pipelines.config import PipelineConfig
 
 
-def check_data(config: PipelineConfig, check_checkpoint: bool = True) -> int:
+def check_data(config: PipelineConfig, check_checkpoint: bool = True,
+               decode_check: Optional[List] = None) -> int:
   """Raises DataError (or CheckpointError) naming the bad path; returns the number of classes.
 
   check_checkpoint=False skips the BERT checkpoint (when compiling, it is a path inside the container image).
+  decode_check: a list to which an image folder's decode check is appended, started in the background
+  (image_folder.BackgroundDecodeCheck; the caller calls its `wait()`), instead of decoding every image here.
   """
   if config.task == "text_bert" and check_checkpoint:
     from models import bert_checkpoint  # pylint: disable=g-import-not-at-top
@@ -30,10 +33,12 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True) -> int:
                         "(--num-classes)")
       return config.num_classes
     notes = []
-    classes = {f.label for f in image_folder.list_image_folder(config.data, notes=notes)}
+    files = image_folder.list_image_folder(config.data, check_decodable=decode_check is None, notes=notes)
+    if decode_check is not None:
+      decode_check.append(image_folder.BackgroundDecodeCheck([f.path for f in files]))
     for note in notes:
       print(f"[modelfab] note: {note}", flush=True)
-    return len(classes)
+    return len({f.label for f in files})
   if config.data_format == "tfrecord":
     return config.num_classes or count_tfrecord_classes(config.data)
   raise DataError(f"unknown data format {config.data_format!r}")

@@ -84,3 +84,55 @@ def test_a_second_listing_decodes_only_files_changed_since_the_first(tmp_path, m
   with pytest.raises(DataError, match="4.png"):
     image_folder.list_image_folder(str(tmp_path))
   assert len(decoded) == 5
+
+
+_CHILD_CHECK = """
+import sys
+from components import image_folder
+check = image_folder.BackgroundDecodeCheck(sys.argv[1:])
+assert check._process is not None, "expected a forked child (no TensorFlow loaded here)"
+try:
+  check.wait()
+except image_folder.DataError as e:
+  print("DataError:", e)
+  raise SystemExit(3)
+print("verified", sorted(image_folder._VERIFIED) == sorted(sys.argv[1:]))
+"""
+
+
+def _run_background_check(paths):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from pathlib import Path  # pylint: disable=g-import-not-at-top
+
+  return subprocess.run([sys.executable, "-c", _CHILD_CHECK, *map(str, paths)], capture_output=True, text=True,
+                        cwd=Path(__file__).parent.parent, check=False, timeout=120)
+
+
+def test_background_check_in_a_forked_process_records_what_decoded(tmp_path):
+  paths = [write_image(tmp_path / "a" / f"{i}.png", seed=i) for i in range(3)]
+  result = _run_background_check(paths)
+  assert result.returncode == 0, result.stderr
+  assert "verified True" in result.stdout  # ImageExampleGen in that process will not decode them again
+
+
+def test_background_check_names_the_file_that_does_not_decode(tmp_path):
+  good = write_image(tmp_path / "a" / "ok.png")
+  bad = tmp_path / "a" / "truncated.png"
+  bad.write_bytes(good.read_bytes()[:40])
+  result = _run_background_check([good, bad])
+  assert result.returncode == 3
+  assert "truncated.png" in result.stdout and "corrupt" in result.stdout
+
+
+def test_background_check_decodes_at_wait_where_tensorflow_is_loaded(tmp_path, monkeypatch):
+  import sys  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow") or object())
+  bad = tmp_path / "a" / "bad.png"
+  bad.parent.mkdir()
+  bad.write_bytes(b"not an image")
+  check = image_folder.BackgroundDecodeCheck([str(bad)])
+  assert check._process is None  # pylint: disable=protected-access  # no fork of a process running TensorFlow
+  with pytest.raises(DataError, match="bad.png"):
+    check.wait()

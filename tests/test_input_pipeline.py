@@ -67,3 +67,15 @@ def test_a_bad_cache_budget_is_named(monkeypatch, value):
   monkeypatch.setenv(input_pipeline.CACHE_ENV, value)
   with pytest.raises(ValueError, match=f"MODELFAB_INPUT_CACHE_MB must be a number of MiB .*{value}"):
     input_pipeline.cache_budget_bytes()
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_input_runs_without_the_autotuning_thread(transformed_dataset, cache):
+  """Keras deletes its iterators at the end of fit and after each validation pass; with tf.data's autotuning thread
+  that deletion could block up to 60 s (input_pipeline.without_autotune_model). Both input paths turn it off and
+  still give full batches."""
+  train_files, _, transform_dir, _ = transformed_dataset
+  dataset = input_pipeline.make_dataset(train_files, tft.TFTransformOutput(transform_dir), 10, training=True,
+                                        cache=cache)
+  assert dataset.options().autotune.enabled is False
+  assert [x["image_xf"].shape[0] for x, _ in dataset.take(3)] == [10, 10, 10]
