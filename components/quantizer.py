@@ -98,11 +98,12 @@ def judge(labels, float_probabilities, compressed_probabilities, num_classes: in
   from pipelines import evaluation  # pylint: disable=g-import-not-at-top
   from reports import run_summary  # pylint: disable=g-import-not-at-top
 
-  eval_config = evaluation.make_comparison_eval_config(num_classes, (FLOAT_MODEL, COMPRESSED_MODEL))
+  eval_config = evaluation.make_comparison_eval_config((FLOAT_MODEL, COMPRESSED_MODEL))
   data = pd.DataFrame({"label": labels.astype("int64"), FLOAT_MODEL: list(float_probabilities),
                        COMPRESSED_MODEL: list(compressed_probabilities)})
   tfma.analyze_raw_data(data, eval_config, output_path=output_dir)
-  return {name: run_summary.read_metrics(output_dir, model_name=name) for name in (FLOAT_MODEL, COMPRESSED_MODEL)}
+  return {name: run_summary.read_metrics(output_dir, model_name=name, num_classes=num_classes)
+          for name in (FLOAT_MODEL, COMPRESSED_MODEL)}
 
 
 def per_example_latency_ms(call, inputs: Dict, count: int) -> float:

@@ -158,7 +158,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   evaluator = Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"],
-      eval_config=evaluation.make_eval_config(config, num_classes))
+      eval_config=evaluation.make_eval_config(config))
   # Before the Pusher: a fresh process loads the model and calls serving_default on raw eval examples.
   serving_check = ServingCheck(model=trainer.outputs["model"], examples=example_gen.outputs["examples"])
   # The .tflite model, judged against the float model on the eval split; pushed beside it only when blessed.

@@ -112,28 +112,6 @@ def read_curves(model_run_dir: str) -> Dict[str, Dict[str, List[Tuple[int, float
           if os.path.isdir(os.path.join(model_run_dir, run))}
 
 
-def read_confusion_matrix(evaluation_uri: str, num_classes: int, model_name: Optional[str] = None):
-  """[actual, predicted] example counts (numpy), from TFMA's MultiClassConfusionMatrixPlot of the candidate (or of
-  `model_name` where TFMA evaluated several); None if absent."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-
-  for plots in tfma.load_plots(evaluation_uri):
-    if plots.slice_key.single_slice_keys:
-      continue
-    for kv in plots.plot_keys_and_values:
-      if not kv.value.HasField("multi_class_confusion_matrix_at_thresholds"):
-        continue
-      if kv.key.model_name != model_name if model_name is not None else kv.key.model_name.endswith("baseline"):
-        continue
-      matrix = np.zeros((num_classes, num_classes))
-      for entry in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[0].entries:
-        if entry.actual_class_id < num_classes and entry.predicted_class_id < num_classes:
-          matrix[entry.actual_class_id, entry.predicted_class_id] += entry.num_weighted_examples
-      return matrix
-  return None
-
-
 def read_blessing(evaluation_uri: str) -> Tuple[List[str], List[str]]:
   """(thresholds as text, failed checks as text) from the evaluation's eval_config.json and validation result."""
   import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
@@ -426,7 +404,7 @@ def _evaluation_section(run: run_summary.RunSummary, evaluation_uri: Optional[st
                             [class_names[c] for c in class_ids])
     figures.append(figure)
     parts.append(_figure_html(figure))
-  matrix = read_confusion_matrix(evaluation_uri, num_classes) if num_classes else None
+  matrix = run_summary.read_confusion_matrix(evaluation_uri, num_classes) if num_classes else None
   if matrix is not None:
     figure = plot_confusion_matrix(matrix[class_ids][:, class_ids], [class_names[c] for c in class_ids])
     figures.append(figure)
@@ -488,7 +466,7 @@ def _compression_section(run: run_summary.RunSummary, figures: List[Figure]) -> 
   parts = [_table(["", "float SavedModel", f"{report['mode']} .tflite"], rows, table_id="compression-table"),
            f"<p class='verdict {'good' if good else 'bad'}' id='compression-verdict'>{html.escape(verdict)}</p>"]
   class_ids = sorted({int(n.rsplit("_", 1)[1]) for n in tflite["metrics"] if "/class_" in n})
-  matrix = (read_confusion_matrix(os.path.join(report["uri"], "evaluation"), len(class_ids), "compressed")
+  matrix = (run_summary.read_confusion_matrix(os.path.join(report["uri"], "evaluation"), len(class_ids), "compressed")
             if class_ids and report.get("uri") else None)
   if matrix is not None:
     class_names = read_class_names(run.output_uri("Transform", "transform_graph"), len(class_ids))
