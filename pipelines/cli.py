@@ -236,8 +236,9 @@ def _install_progress_printer(verbose: bool) -> None:
         seconds = time.time() - started.get(name, time.time())
         print(f"[modelfab] {name} done in {seconds:.1f}s", flush=True)
         if seconds > 1:
-          memory.release_memory()  # before the next component: e.g. the Trainer's input cache, ahead of the
-          # ServingCheck process
+          # Before the next components: the Trainer's input cache and model are only garbage once their reference
+          # cycles are collected (the ServingCheck process starts beside the Evaluator right after).
+          memory.release_memory(collect_garbage=name == "Trainer")
 
   absl_logging.set_verbosity(absl_logging.INFO)
   logging.getLogger("absl").addHandler(ProgressHandler(level=logging.INFO))
