@@ -33,7 +33,13 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True,
                         "(--num-classes)")
       return config.num_classes
     notes = []
-    files = image_folder.list_image_folder(config.data, check_decodable=decode_check is None, notes=notes)
+    try:
+      files = image_folder.list_image_folder(config.data, check_decodable=decode_check is None, notes=notes)
+    except DataError:
+      if decode_check is None:
+        raise
+      image_folder.list_image_folder(config.data)  # the same error, or first a file that does not decode
+      raise
     if decode_check is not None:
       decode_check.append(image_folder.BackgroundDecodeCheck([f.path for f in files]))
     for note in notes:
