@@ -48,3 +48,27 @@ def test_beam_defaults_keep_given_args_and_pick_by_data_size(tmp_path):
   assert local_runner.with_beam_defaults(small).beam_args == []  # 1,797 embedded digits: one process
   given = config_lib.preset("digits-cnn", output=str(tmp_path), beam_args=["--direct_num_workers=3"])
   assert local_runner.with_beam_defaults(given).beam_args == ["--direct_num_workers=3"]
+
+
+def test_in_process_beam_pickles_with_zlib_and_still_reads_bz2():
+  import base64
+  import bz2
+
+  from apache_beam.internal import pickler
+
+  from pipelines import local_runner
+
+  def scale(x, factor=3):
+    return x * factor
+
+  try:
+    local_runner.tune_in_process_beam(multi_processing=True)  # worker processes read bz2: Beam's own format
+    bz2_pickle = pickler.dumps(scale)
+    assert base64.b64decode(bz2_pickle)[:3] == b"BZh"
+    local_runner.tune_in_process_beam()
+    zlib_pickle = pickler.dumps(scale)
+    assert base64.b64decode(zlib_pickle)[:1] == b"\x78"  # a zlib stream
+    assert pickler.loads(zlib_pickle)(2) == 6 and pickler.loads(bz2_pickle)(5) == 15
+  finally:
+    local_runner.tune_in_process_beam(multi_processing=True)
+  assert pickler.dumps(scale) and bz2.decompress(base64.b64decode(pickler.dumps(scale)))
