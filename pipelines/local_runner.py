@@ -44,10 +44,17 @@ def build(config: config_lib.PipelineConfig):
 def run(pipeline) -> None:
   """Runs `pipeline` locally: TFX's LocalDagRunner, with independent components side by side
   (pipelines/concurrent_runner.py), after `tune_in_process_beam`."""
-  tune_in_process_beam(multi_processing=any("multi_processing" in arg for arg in pipeline.beam_pipeline_args))
+  tune_in_process_beam(multi_processing=not beam_runs_in_process(pipeline.beam_pipeline_args))
   from pipelines.concurrent_runner import ConcurrentLocalDagRunner  # pylint: disable=g-import-not-at-top
 
   ConcurrentLocalDagRunner().run(pipeline)
+
+
+def beam_runs_in_process(beam_args) -> bool:
+  """Whether `beam_args` keep Beam's workers in this process: the DirectRunner (the default) and not its
+  multi-processing mode. Any other runner or worker environment counts as out of process."""
+  return not any("multi_processing" in arg or (arg.startswith(("--runner", "--environment_type"))
+                 and "DirectRunner" not in arg) for arg in beam_args)
 
 
 def tune_in_process_beam(multi_processing: bool = False) -> None:
@@ -56,7 +63,7 @@ def tune_in_process_beam(multi_processing: bool = False) -> None:
   - Its state cache is off. That cache weighs every side input it keeps with `objsize`, which walks the globals of
     every loaded module on each call (TensorFlow's included): about 1.5 s of the Transform and Evaluator at 20,000
     images, to cache values that live in the same process anyway. (Multi-processing workers keep theirs.)
-  - Unless `multi_processing` (whose worker processes would not read it), Beam's pickler compresses with zlib at
+  - Unless `multi_processing` (workers in other processes, which would not read it), Beam's pickler compresses with zlib at
     level 1 instead of bz2 at level 9 (`InProcessPickleCompression`): each Beam stage pickles and unpickles its
     functions, and bz2 was most of that time in a profile at 20,000 images.
   """
