@@ -72,3 +72,50 @@ def test_in_process_beam_pickles_with_zlib_and_still_reads_bz2():
   finally:
     local_runner.tune_in_process_beam(multi_processing=True)
   assert pickler.dumps(scale) and bz2.decompress(base64.b64decode(pickler.dumps(scale)))
+
+
+def test_beam_reads_each_function_signature_once_and_still_finds_state(monkeypatch):
+  import apache_beam as beam
+  from apache_beam.transforms import core, userstate
+  from apache_beam.coders import VarIntCoder
+
+  from pipelines import local_runner
+
+  local_runner.cache_function_signatures()
+  reads = []
+  original = core.get_signature
+  monkeypatch.setattr(core, "get_signature", lambda f: reads.append(f) or original(f))
+
+  class Count(beam.DoFn):
+    COUNT = userstate.ReadModifyWriteStateSpec("count", VarIntCoder())
+
+    def process(self, element, count=beam.DoFn.StateParam(COUNT)):
+      yield element
+
+  class Plain(beam.DoFn):
+    def process(self, element, scale=2):
+      yield element * scale
+
+  assert userstate.is_stateful_dofn(Count()) and not userstate.is_stateful_dofn(Plain())
+  first = len(reads)
+  assert userstate.is_stateful_dofn(Count()) and not userstate.is_stateful_dofn(Plain())  # new instances
+  assert len(reads) == first  # every method's signature was remembered
+  assert core.get_function_args_defaults(Plain().process) == (["element", "scale"], [2])
+  assert core.get_function_args_defaults(Plain.process) == (["self", "element", "scale"], [2])
+  assert core.get_function_args_defaults(len) == core.get_function_args_defaults.uncached(len)  # not cached
+
+
+def test_beam_pickles_without_resetting_the_dill_log_level(monkeypatch):
+  import dill
+  from apache_beam.internal import pickler
+
+  from pipelines import local_runner
+
+  local_runner.quiet_dill_trace()
+  log = dill._dill.log  # pylint: disable=protected-access
+  log.setLevel("WARNING")
+  levels = []
+  monkeypatch.setattr(log, "setLevel", levels.append)  # Logger.setLevel clears every logger's cache
+  for _ in range(3):
+    assert pickler.loads(pickler.dumps(lambda x: x + 1))(1) == 2
+  assert levels == []
