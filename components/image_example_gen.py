@@ -7,8 +7,10 @@ before Beam starts, so a corrupt file or a one-class folder stops the run with t
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
+import zlib
 from typing import Any, Dict
 
 import apache_beam as beam
@@ -65,11 +67,44 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, An
           | "ReadImages" >> beam.FlatMap(read_class_folder, root, split_pattern))
 
 
+@contextlib.contextmanager
+def gzip_written_at_level(level: int):
+  """Within it, Beam writes `.gz` files at zlib `level` (TFX's ExampleGen writes gzipped TFRecords, and Beam has no
+  option for the level: it uses zlib's default, 6). Still gzip, so every reader is unchanged; Beam's other
+  compressions are untouched."""
+  from apache_beam.io import filesystem  # pylint: disable=g-import-not-at-top
+
+  default = filesystem.CompressedFile._initialize_compressor  # pylint: disable=protected-access
+
+  def initialize_compressor(compressed_file):
+    if compressed_file._compression_type == filesystem.CompressionTypes.GZIP:  # pylint: disable=protected-access
+      compressed_file._compressor = zlib.compressobj(  # pylint: disable=protected-access
+          level, zlib.DEFLATED, compressed_file._gzip_mask)  # pylint: disable=protected-access
+    else:
+      default(compressed_file)
+
+  filesystem.CompressedFile._initialize_compressor = initialize_compressor  # pylint: disable=protected-access
+  try:
+    yield
+  finally:
+    filesystem.CompressedFile._initialize_compressor = default  # pylint: disable=protected-access
+
+
+# Encoded images do not compress: measured on 20,000 32x32 PNGs (48 MB of records), zlib level 6 took 1.4 s and
+# saved 3.5%, level 1 took 1.3 s, level 0 (stored) 0.13 s. Every later read then skips inflating them too.
+IMAGE_RECORDS_GZIP_LEVEL = 0
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-  """ExampleGen executor for ImageFolder trees."""
+  """ExampleGen executor for ImageFolder trees; its gzipped TFRecords are stored, not deflated (in this process:
+  multi-processing Beam workers keep Beam's level)."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _ImageFolderToExample
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    with gzip_written_at_level(IMAGE_RECORDS_GZIP_LEVEL):
+      return super().Do(input_dict, output_dict, exec_properties)
 
 
 class ImageExampleGen(FileBasedExampleGen):

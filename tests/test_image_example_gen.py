@@ -51,3 +51,37 @@ def test_corrupt_file_fails_before_beam_runs(tmp_path):
 def test_component_uses_image_executor():
   component = image_example_gen.ImageExampleGen(input_base="/data")
   assert component.executor_spec.executor_class is image_example_gen.Executor
+
+
+def test_executor_writes_readable_gzip_without_deflating_images(tmp_path):
+  import gzip
+  import json
+
+  from apache_beam.io import filesystem
+  from tfx.types import artifact_utils, standard_artifacts
+
+  from PIL import Image
+  from tfx.proto import example_gen_pb2
+
+  for n in range(12):  # PNGs of raw pixels (compress_level=0): gzip at Beam's level would shrink them a lot
+    path = tmp_path / "data" / ("a" if n % 2 else "b") / f"{n}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 32), (20 * n, 0, 0)).save(path, compress_level=0)
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / "examples")
+  image_example_gen.Executor().Do({}, {"examples": [examples]}, {
+      "input_base": str(tmp_path / "data"),
+      "input_config": json.dumps({"splits": [{"name": "x", "pattern": "*/*"}]}),
+      "output_config": json.dumps({"split_config": {"splits": [{"name": "train", "hash_buckets": 1}]}}),
+      "output_data_format": example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE,
+      "output_file_format": example_gen_pb2.FileFormat.FORMAT_TFRECORDS_GZIP})
+  assert artifact_utils.decode_split_names(examples.split_names) == ["train"]
+  files = tf.io.gfile.glob(str(tmp_path / "examples" / "Split-train" / "*.gz"))
+  records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  assert len(records) == 12
+  payload = sum(len(gzip.decompress(open(f, "rb").read())) for f in files)
+  assert sum(tf.io.gfile.stat(f).length for f in files) > payload  # stored: the gzip file is larger than its data
+  # Outside the executor, Beam deflates again.
+  with filesystem.CompressedFile(open(tmp_path / "after.gz", "wb"), filesystem.CompressionTypes.GZIP) as out:
+    out.write(b"a" * 100_000)
+  assert (tmp_path / "after.gz").stat().st_size < 1_000
