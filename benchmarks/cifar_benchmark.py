@@ -133,6 +133,25 @@ def epoch_timing(stdout: str, fit_seconds) -> Dict:
   return {"epoch_seconds": epochs, "fit_beyond_epochs_s": round(fit_seconds - sum(epochs), 1)}
 
 
+# What each side imports (most of the files it reads at start-up). This machine's kernel pages out file pages not
+# touched for 60 s (DAMON), so a side started after a pause reads its libraries from disk again: 30-40 s more at
+# start-up, measured. Each side's imports are read once, untimed, right before it runs (unless --cold).
+PLAIN_IMPORTS = ["tensorflow", "tf_keras", "PIL.Image", "models.image_cnn", "pipelines.config"]
+MODELFAB_IMPORTS = PLAIN_IMPORTS + [
+    "pipelines.cli", "pipelines.local_runner", "pipelines.pipeline", "pipelines.concurrent_runner",
+    "apache_beam.runners.portability.fn_api_runner", "tensorflow_data_validation", "tensorflow_transform.beam",
+    "tensorflow_model_analysis", "tfx.components.evaluator.executor", "tfx.components.transform.executor",
+    "serving.model_check", "serving.model_loader", "reports.run_summary", "reports.tensorboard_logs"]
+
+
+def warm_imports(modules: List[str]) -> float:
+  """Imports `modules` in a throwaway process (so their files are in the page cache); returns the seconds taken."""
+  started = time.time()
+  subprocess.run([PYTHON, "-c", "import " + ", ".join(modules)], cwd=REPO, check=True, capture_output=True,
+                 env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+  return round(time.time() - started, 1)
+
+
 def run_plain(data: str, epochs: int, batch_size: int, work: str, preset: str) -> Dict:
   result = run_measured([PYTHON, os.path.join(REPO, "benchmarks", "plain_keras_cifar.py"), "--data", data,
                          "--epochs", str(epochs), "--batch-size", str(batch_size), "--preset", preset, "--out",
@@ -198,6 +217,7 @@ def main() -> None:
   parser.add_argument("--work", default="/tmp/modelfab-cifar-benchmark")
   parser.add_argument("--modelfab-arg", action="append", default=[], help="extra `modelfab run` argument")
   parser.add_argument("--skip-plain", action="store_true")
+  parser.add_argument("--cold", action="store_true", help="do not read each side's imports before it runs")
   parser.add_argument("--json", help="also write the results here")
   parser.add_argument("--make-data", metavar="DIR", help="only write the generated image set to DIR and exit")
   parser.add_argument("--beam-sizes", help="instead: measure the Beam modes at these image counts, e.g. 100000,200000")
@@ -225,10 +245,14 @@ def main() -> None:
   print(f"data: {args.images} PNGs in {data} ({time.time() - started:.0f}s)", flush=True)
   results = {"images": args.images, "epochs": args.epochs, "batch_size": args.batch_size, "preset": args.preset,
              "modelfab_args": args.modelfab_arg, "cores": os.cpu_count()}
+  warm = {}
   if not args.skip_plain:
+    warm["plain"] = None if args.cold else warm_imports(PLAIN_IMPORTS)
     results["plain"] = run_plain(data, args.epochs, args.batch_size, args.work, args.preset)
     print("plain:", json.dumps(results["plain"]), flush=True)
+  warm["modelfab"] = None if args.cold else warm_imports(MODELFAB_IMPORTS)
   results["modelfab"] = run_modelfab(data, args.epochs, args.batch_size, args.work, args.preset, args.modelfab_arg)
+  results["imports_warmed_s"] = warm
   print("modelfab:", json.dumps(results["modelfab"]), flush=True)
   if "plain" in results:
     plain, fab = results["plain"], results["modelfab"]
