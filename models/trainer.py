@@ -146,7 +146,7 @@ def serving_root(model: tf.keras.Model):
   vocabulary files), which is all the signatures use. Not the optimizer (Adam's two slots per weight, which
   serving never reads, were two thirds of the size), nor the Keras objects (the model, and the Transform layer,
   also a Keras model): saving those traces every layer's call again, which nothing reads back. A cold export at
-  32x32 took 5.8 s, 2.0 s now (with the signatures' AutoGraph off); loading it, 0.9-1.0 s, 0.24 s now."""
+  32x32 took 5.8 s, 1.3 s now (with the signatures' AutoGraph off); loading it, 0.9-1.0 s, 0.24 s now."""
   root = tf.__internal__.tracking.AutoTrackable()  # unlike tf.Module, it can hold an attribute named `variables`
   root.variables = list(model.variables)
   # What the Transform layer itself tracks for this purpose (tensorflow_transform/output_wrapper.py).
