@@ -135,7 +135,8 @@ def epoch_timing(stdout: str, fit_seconds) -> Dict:
 
 # What each side imports (most of the files it reads at start-up). This machine's kernel pages out file pages not
 # touched for 60 s (DAMON), so a side started after a pause reads its libraries from disk again: modelfab
-# took 43 and 66 s to its first component so, against 6.7-8.4 s cached (measured). Each side's imports are read once, untimed, right before it runs (unless --cold).
+# took 43 and 66 s to its first component so, against 6.7-8.4 s cached (measured). Each side's imports are read
+# once, untimed, right before it runs (unless --cold).
 PLAIN_IMPORTS = ["tensorflow", "tf_keras", "PIL.Image", "models.image_cnn", "pipelines.config"]
 MODELFAB_IMPORTS = PLAIN_IMPORTS + [
     "pipelines.cli", "pipelines.local_runner", "pipelines.pipeline", "pipelines.concurrent_runner",
