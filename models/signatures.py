@@ -1,8 +1,9 @@
 """Serving signatures with the Transform graph inside (the TFX penguin pattern), shared by every task.
 
 `serving_default` takes serialized tf.Examples with raw features (encoded image bytes, raw text) and returns class
-probabilities, the top label string and its score. `transform_features` returns the transformed features (label
-included) so the Evaluator can read the integer label from raw examples. With a task's `TensorInputs`, two more:
+probabilities, the top label string and its score. `evaluation` (what the Evaluator calls) adds the label
+vocabulary on every row, from which TFMA maps raw string labels to class ids. `transform_features` returns the
+transformed features (label included). With a task's `TensorInputs`, two more:
 `serving_tensors` takes decoded tensors (uint8 pixels, int32 token ids) with the Transform's arithmetic folded in,
 which is what the .tflite model is converted from, and `examples_to_tensors` turns raw tf.Examples into them.
 """
@@ -63,7 +64,13 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
     raw_features = tf.io.parse_example(serialized_examples, raw_spec)
     return model.tft_layer(raw_features)
 
-  signatures = {"serving_default": serve_tf_examples_fn,
+  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")], autograph=False)
+  def evaluation_fn(serialized_examples):
+    probabilities = serve_tf_examples_fn(serialized_examples)[features.PROBABILITIES]
+    return {features.PROBABILITIES: probabilities,
+            features.ALL_CLASSES: tf.broadcast_to(vocabulary, tf.shape(probabilities))}
+
+  signatures = {"serving_default": serve_tf_examples_fn, features.EVALUATION_SIGNATURE: evaluation_fn,
                 features.TRANSFORM_FEATURES_SIGNATURE: transform_features_fn}
   if tensor_inputs is None:
     return signatures

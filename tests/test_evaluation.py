@@ -1,4 +1,5 @@
 """The TFMA config built from the pipeline config."""
+import pytest
 import tensorflow_model_analysis as tfma
 
 from models import features
@@ -8,10 +9,33 @@ from pipelines import config, evaluation
 def test_eval_config_has_thresholds_metrics_and_raw_input_signatures():
   eval_config = evaluation.make_eval_config(config.preset("digits-cnn", min_accuracy=0.93))
   spec = eval_config.model_specs[0]
-  assert spec.signature_name == "serving_default" and spec.label_key == features.TRANSFORMED_LABEL_KEY
-  assert list(spec.preprocessing_function_names) == [features.TRANSFORM_FEATURES_SIGNATURE]
+  assert spec.signature_name == features.EVALUATION_SIGNATURE and spec.label_key == features.RAW_LABEL_KEY
+  assert not spec.preprocessing_function_names  # the label is mapped by the signature's class names, not Transform
+  assert all(m.module == "pipelines.evaluation" for s in eval_config.metrics_specs for m in s.metrics
+             if m.class_name == "SparseCategoricalAccuracy")  # numpy, not Keras's
   names = [m.class_name for s in eval_config.metrics_specs for m in s.metrics]
   assert {"SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot", "ExampleCount"} == set(names)
   accuracy = next(m for s in eval_config.metrics_specs for m in s.metrics if m.class_name == "SparseCategoricalAccuracy")
   assert accuracy.threshold.value_threshold.lower_bound.value == 0.93
   assert accuracy.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+
+
+def test_argmax_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
+  """The numpy metric gives Keras's value, under Keras's name, through TFMA (the Evaluator's thresholds read it)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  import tf_keras  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 4, 300)
+  probabilities = rng.dirichlet(np.ones(4), 300).astype("float32")
+  probabilities[:120, :] = np.eye(4, dtype="float32")[labels[:120]] * 0.7 + 0.075  # 120 surely right
+  keras_accuracy = tf_keras.metrics.SparseCategoricalAccuracy()
+  keras_accuracy.update_state(labels, probabilities)
+  eval_config = evaluation.make_comparison_eval_config(["m"])
+  tfma.analyze_raw_data(pd.DataFrame({"label": labels, "m": list(probabilities)}), eval_config,
+                        output_path=str(tmp_path))
+  metrics = tfma.load_metrics(str(tmp_path))
+  values = {m.key.name: m.value.double_value.value for record in metrics for m in record.metric_keys_and_values}
+  assert values[evaluation.ACCURACY] == pytest.approx(float(keras_accuracy.result()), abs=1e-6)
+  assert 0.4 < values[evaluation.ACCURACY] < 0.8  # neither all right nor all wrong

@@ -40,7 +40,8 @@ def test_exported_model_takes_raw_image_bytes(trained):
   labels = [label.decode() for label in outputs[features.PREDICTED_LABEL]]
   assert labels == [r["label"].decode() for r in raw[:10]]
   loaded = tf.saved_model.load(str(export_dir))
-  assert set(loaded.signatures) == {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE,
+  assert set(loaded.signatures) == {"serving_default", features.EVALUATION_SIGNATURE,
+                                    features.TRANSFORM_FEATURES_SIGNATURE,
                                     features.TENSORS_SIGNATURE, features.EXAMPLES_TO_TENSORS_SIGNATURE}
 
 
