@@ -39,3 +39,15 @@ def test_argmax_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
   values = {m.key.name: m.value.double_value.value for record in metrics for m in record.metric_keys_and_values}
   assert values[evaluation.ACCURACY] == pytest.approx(float(keras_accuracy.result()), abs=1e-6)
   assert 0.4 < values[evaluation.ACCURACY] < 0.8  # neither all right nor all wrong
+
+
+def test_accuracy_shares_the_confusion_matrix_pass():
+  """TFMA computes one combiner per distinct computation: accuracy adds none of its own to the matrix's."""
+  from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as evaluator  # pylint: disable=g-import-not-at-top
+  from tensorflow_model_analysis.metrics import metric_specs  # pylint: disable=g-import-not-at-top
+
+  eval_config = evaluation.make_eval_config(config.preset("digits-cnn"))
+  computations = metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config)
+  combiners = [type(c.combiner).__name__ for c in evaluator._filter_and_separate_computations(computations)[0]]  # pylint: disable=protected-access
+  assert combiners.count("_MultiClassConfusionMatrixCombiner") == 1
+  assert len(combiners) == 2  # that and ExampleCount's
