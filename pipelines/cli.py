@@ -253,12 +253,13 @@ def _install_progress_printer(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
   config = config_from_args(args).resolved()
-  from pipelines import local_runner, output_dir  # pylint: disable=g-import-not-at-top
+  with memory.imports_kept_out_of_collection():
+    from pipelines import local_runner, output_dir  # pylint: disable=g-import-not-at-top
 
-  print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
-  _install_progress_printer(args.verbose)
-  started = time.time()
-  pipeline = local_runner.build(config)  # checks data and settings first: nothing is written when they are bad
+    print(f"[modelfab] checking data {config.data} ({config.data_format})", flush=True)
+    _install_progress_printer(args.verbose)
+    started = time.time()
+    pipeline = local_runner.build(config)  # checks data and settings first: nothing is written when they are bad
   if args.console is not None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     args.console.move_to(os.path.join(config.output, "logs", f"run-{stamp}-{os.getpid()}.log"))

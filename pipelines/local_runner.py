@@ -169,9 +169,11 @@ def main() -> int:
 
   from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
   from models.bert_checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
+  from pipelines import memory  # pylint: disable=g-import-not-at-top
 
   try:
-    pipeline = build(config_from_env())  # checks the data before LocalDagRunner starts
+    with memory.imports_kept_out_of_collection():
+      pipeline = build(config_from_env())  # checks the data before LocalDagRunner starts
   except (ValueError, DataError, CheckpointError) as e:
     print(f"modelfab: error: {e}", file=sys.stderr)
     return 2

@@ -19,3 +19,30 @@ def test_freed_heap_memory_goes_back_to_the_system():
   assert memory.release_memory(collect_garbage=True)
   assert _rss() - before < 100 * 2**20
   assert len(survivors) == 160
+
+
+def test_imports_are_kept_out_of_later_collections():
+  import gc  # pylint: disable=g-import-not-at-top
+  import weakref  # pylint: disable=g-import-not-at-top
+
+  class Node:
+    def __init__(self):
+      self.me = self  # a reference cycle: only the collector frees it
+
+  gc.unfreeze()
+  try:
+    with memory.imports_kept_out_of_collection():
+      assert not gc.isenabled()
+      kept = Node()
+    assert gc.isenabled() and gc.get_freeze_count() > 0
+    frozen = gc.get_freeze_count()
+    with memory.imports_kept_out_of_collection():  # a second run in the same process: nothing more is frozen
+      garbage = Node()
+    assert gc.get_freeze_count() == frozen
+    garbage_ref = weakref.ref(garbage)
+    del garbage
+    gc.collect()
+    assert garbage_ref() is None  # the second run's garbage is still collected
+    assert kept.me is kept
+  finally:
+    gc.unfreeze()
