@@ -61,7 +61,7 @@ class SparseCategoricalAccuracy(tfma.metrics.Metric):
   highest probability is at their label's class id), read off the multi-class confusion matrix.
 
   TFMA runs a Keras metric through AutoGraph and a TF function in every bundle: Keras's SparseCategoricalAccuracy
-  took 2.3-2.5 s of a 9 s Evaluator at 4,000 examples (measured). This one asks for the same confusion matrix as
+  took 2.3-2.5 s of an Evaluator run at 4,000 examples (measured). This one asks for the same confusion matrix as
   MultiClassConfusionMatrixPlot (arg-max predictions: threshold 0), which TFMA computes once for both, and sums its
   diagonal: 0.3-0.6 s less per Evaluator at 10,000 examples than a pass of its own (measured).
   """
