@@ -17,7 +17,7 @@ def make_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
   The model reads raw examples through its `evaluation` signature (`serving_default`'s probabilities, plus the
   class names that map the raw string label to a class id), so evaluation runs on the same raw data users send,
   and the images are decoded once. (Reading the integer label from the `transform_features` signature decoded
-  and kept every image a second time: at 20,000 images that was 200-300 MiB more at the run's memory peak.)
+  and kept every image a second time: at 20,000 images that was 180-250 MiB more at the run's memory peak.)
   """
   accuracy_threshold = tfma.MetricThreshold(
       value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),

@@ -12,7 +12,7 @@ def test_eval_config_has_thresholds_metrics_and_raw_input_signatures():
   assert spec.signature_name == features.EVALUATION_SIGNATURE and spec.label_key == features.RAW_LABEL_KEY
   assert not spec.preprocessing_function_names  # the label is mapped by the signature's class names, not Transform
   assert all(m.module == "pipelines.evaluation" for s in eval_config.metrics_specs for m in s.metrics
-             if m.class_name == "SparseCategoricalAccuracy")  # numpy, not Keras's
+             if m.class_name == "SparseCategoricalAccuracy")  # ours, not Keras's
   names = [m.class_name for s in eval_config.metrics_specs for m in s.metrics]
   assert {"SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot", "ExampleCount"} == set(names)
   accuracy = next(m for s in eval_config.metrics_specs for m in s.metrics if m.class_name == "SparseCategoricalAccuracy")
@@ -20,8 +20,8 @@ def test_eval_config_has_thresholds_metrics_and_raw_input_signatures():
   assert accuracy.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
 
 
-def test_argmax_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
-  """The numpy metric gives Keras's value, under Keras's name, through TFMA (the Evaluator's thresholds read it)."""
+def test_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
+  """Our metric gives Keras's value, under Keras's name, through TFMA (the Evaluator's thresholds read it)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import pandas as pd  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
