@@ -4,6 +4,7 @@ Kept free of TFX imports so the `modelfab` command can check a data folder in a 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from typing import Dict, List, Optional, Tuple
@@ -61,23 +62,28 @@ def list_image_folder(root: str, check_decodable: bool = True, notes: Optional[L
     class_dir = os.path.join(root, label)
     if label != label.strip():
       raise DataError(f"{class_dir}: class folder name {label!r} starts or ends with white space")
-    names, hidden_names = class_file_names(class_dir)
-    hidden += [os.path.join(label, n) for n in hidden_names]
-    if not names:
+    # os.scandir tells folders from files without a stat call per file (only symbolic links need one): listing
+    # 50,000 images took 0.6 s with isdir/exists/stat per file, 0.15 s this way (measured).
+    entries = sorted(os.scandir(class_dir), key=lambda e: e.name)  # the order of `class_file_names`
+    hidden += [os.path.join(label, e.name) for e in entries if e.name.startswith(".")]
+    entries = [e for e in entries if not e.name.startswith(".")]
+    if not entries:
       raise DataError(f"{class_dir}: class folder is empty")
-    for name in names:
-      path = os.path.join(class_dir, name)
-      if os.path.isdir(path):
+    absolute_class_dir = os.path.abspath(class_dir) + os.sep
+    for entry in entries:
+      path = entry.path  # class_dir/name
+      if entry.is_dir():
         raise DataError(f"{path}: nested folders are not supported; put images directly in the class folder")
-      if not os.path.exists(path):
+      if entry.is_symlink() and not os.path.exists(path):
         raise DataError(f"{path}: broken symbolic link")
-      if not name.lower().endswith(IMAGE_EXTENSIONS):
+      if not entry.name.lower().endswith(IMAGE_EXTENSIONS):
         raise DataError(f"{path}: not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)})")
       if check_decodable:
-        check_image_file_once(path)
-      files.append(ImageFile(os.path.abspath(path), f"{label}/{name}", label))
+        check_image_file_once(path, entry.stat())
+      files.append(ImageFile(absolute_class_dir + entry.name, f"{label}/{entry.name}", label))
+  counts = collections.Counter(f.label for f in files)
   for label in class_dirs:
-    count = sum(1 for f in files if f.label == label)
+    count = counts[label]
     if count < MIN_IMAGES_PER_CLASS:
       raise DataError(f"{os.path.join(root, label)}: class {label!r} has {count} image; each class needs at least "
                       f"{MIN_IMAGES_PER_CLASS} (examples are split between training and evaluation)")
@@ -95,11 +101,11 @@ def class_file_names(class_dir: str) -> Tuple[List[str], List[str]]:
 _VERIFIED: Dict[str, Tuple[int, int]] = {}  # path -> (size, mtime_ns) of a version that decoded in this process
 
 
-def check_image_file_once(path: str) -> None:
+def check_image_file_once(path: str, stat: Optional[os.stat_result] = None) -> None:
   """`check_image_file`, skipped when this process already decoded the file and its size and mtime are unchanged
   (`modelfab run` checks the tree before the pipeline starts, and ImageExampleGen checks it again: 2 s of 20,000
-  32x32 PNGs)."""
-  stat = os.stat(path)
+  32x32 PNGs). `stat`: the file's `os.stat` when the caller has it."""
+  stat = stat or os.stat(path)
   version = (stat.st_size, stat.st_mtime_ns)
   if _VERIFIED.get(path) == version:
     return
