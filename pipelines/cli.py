@@ -14,6 +14,7 @@ from typing import List, Optional
 
 from pipelines import config as config_lib
 from pipelines import memory
+from serving.process_exit import exit_without_teardown
 
 EXIT_USAGE = 2  # bad flags, data, checkpoint or model path
 EXIT_FAILED = 1  # the pipeline failed (anomalies, a failing component)
@@ -588,23 +589,6 @@ def _known_failure(error: Exception) -> Optional[str]:
 def entry() -> None:
   """The `modelfab` command: `main`, then `exit_without_teardown`."""
   exit_without_teardown(main())
-
-
-def exit_without_teardown(status: int) -> None:
-  """Exits with `status` once the work is done, without the interpreter's teardown: other threads are joined, exit
-  handlers run (logging's among them) and both streams are flushed, as in a normal exit. What is skipped is
-  finalizing every module and object that TensorFlow, Beam and TFX loaded, one by one: 2.3 s at the end of every
-  `modelfab run` on this 2-core machine, measured."""
-  import atexit  # pylint: disable=g-import-not-at-top
-  import threading  # pylint: disable=g-import-not-at-top
-
-  for thread in threading.enumerate():
-    if thread is not threading.current_thread() and not thread.daemon:
-      thread.join()
-  atexit._run_exitfuncs()  # pylint: disable=protected-access
-  for stream in (sys.stdout, sys.stderr):
-    stream.flush()
-  os._exit(status)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

@@ -73,4 +73,6 @@ def main(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv))
+  from serving.process_exit import exit_without_teardown  # pylint: disable=g-import-not-at-top
+
+  exit_without_teardown(main(sys.argv))

@@ -37,27 +37,6 @@ def test_missing_data_path_exits_nonzero_in_a_subprocess(tmp_path):
   assert "Traceback" not in result.stderr
 
 
-def test_command_exits_without_teardown_but_after_threads_exit_handlers_and_output(tmp_path):
-  """`exit_without_teardown` (the command's exit) keeps what a normal exit does: other threads finish, exit handlers
-  run, buffered output is written, and the status is the one given."""
-  script = f"""
-import atexit, sys, threading, time
-from pipelines import cli
-out = {str(tmp_path)!r}
-def late_write():
-  time.sleep(0.5)
-  open(out + "/thread-done", "w").close()
-threading.Thread(target=late_write).start()
-atexit.register(lambda: open(out + "/handler-ran", "w").close())
-print("no newline at the end", end="")
-cli.exit_without_teardown(7)
-print("never")
-"""
-  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
-  assert result.returncode == 7 and result.stdout == "no newline at the end"
-  assert (tmp_path / "thread-done").exists() and (tmp_path / "handler-ran").exists()
-
-
 def test_single_class_folder_is_refused(tmp_path, capsys):
   write_image(tmp_path / "data" / "only" / "x.png")
   assert cli.main(["run", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "o")]) == cli.EXIT_USAGE
