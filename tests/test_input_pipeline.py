@@ -11,6 +11,15 @@ def test_counts_records(transformed_dataset):
   assert input_pipeline.count_examples(train_files) + input_pipeline.count_examples(eval_files) == len(raw)
 
 
+def test_counts_records_across_files_and_counting_batches(tmp_path):
+  sizes = {"a.gz": 4096 + 7, "b.gz": 3}  # more than one counting batch in a file, and a second file
+  for name, size in sizes.items():
+    with tf.io.TFRecordWriter(str(tmp_path / name), options="GZIP") as writer:
+      for i in range(size):
+        writer.write(str(i).encode())
+  assert input_pipeline.count_examples(str(tmp_path / "*.gz")) == sum(sizes.values())
+
+
 def test_training_batches_are_full_shuffled_and_repeat(transformed_dataset):
   train_files, _, transform_dir, _ = transformed_dataset
   output = tft.TFTransformOutput(transform_dir)
