@@ -1,16 +1,28 @@
 """`create_pipeline`: the one definition of the modelfab TFX pipeline, for every task and every orchestrator.
 
 The names are those `tfx.v1` re-exports, imported from their defining modules: `import tfx.v1` also imports
-google-cloud-aiplatform, 5-9 s of every command on a 2-core machine (measured), a third of a cached re-run.
+google-cloud-aiplatform, 5-9 s of every command on a 2-core machine (measured), a third of a cached re-run; and
+`tfx.components` itself imports every TFX component (1.2-1.5 s more), so its `__init__` is deferred
+(pipelines/deferred_imports.py) and the Tuner is imported only when the pipeline has one.
 """
 from __future__ import annotations
 
 import os
 from typing import Optional
 
-from tfx.components import (Evaluator, ExampleValidator, ImportExampleGen, SchemaGen,
-                            StatisticsGen, Trainer, Transform)
+from pipelines import deferred_imports
+
+deferred_imports.defer_package_init("tfx.components")  # before the first tfx.components import below
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from tfx.components.evaluator.component import Evaluator
+from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
+from tfx.components.example_validator.component import ExampleValidator
+from tfx.components.schema_gen.component import SchemaGen
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.components.statistics_gen.component import StatisticsGen
+from tfx.components.trainer.component import Trainer
+from tfx.components.transform.component import Transform
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2
@@ -22,7 +34,6 @@ from components.serving_check import ServingCheck
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
 from components.baseline_resolver import PreviousBlessedModelStrategy
-from components.hparam_tuner import Tuner
 from components.image_example_gen import ImageExampleGen
 from components.quantizer import Quantizer
 from components.text_csv_example_gen import TextCsvExampleGen
@@ -62,6 +73,8 @@ ORCHESTRATORS = ("local", "kubeflow")
 def make_hyperparameters(config: PipelineConfig, module_config, example_gen, transform, schema_gen):
   """The Tuner (`tune`), or an Importer of an earlier search's best hyperparameters (`hparams_uri`), or None."""
   if config.tune:
+    from components.hparam_tuner import Tuner  # pylint: disable=g-import-not-at-top  # KerasTuner, Keras 3: 0.4 s
+
     return Tuner(tuner_fn=TUNER_FN, examples=example_gen.outputs["examples"],
                  transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
                  custom_config={**module_config, "tune": {"trials": config.tune_trials,
@@ -81,7 +94,7 @@ def make_trainer(config: PipelineConfig, module_config, example_gen, transform, 
   inputs = dict(run_fn=RUN_FN, examples=example_gen.outputs["examples"],
                 transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"])
   if hyperparameters is not None:
-    key = "best_hyperparameters" if isinstance(hyperparameters, Tuner) else "result"
+    key = "best_hyperparameters" if "best_hyperparameters" in hyperparameters.outputs else "result"  # Tuner or Importer
     inputs["hyperparameters"] = hyperparameters.outputs[key]
   config.check_trainer_workers()
   if config.trainer_workers == 1:
