@@ -64,10 +64,16 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   store = str(output / "metadata.sqlite")
   states = lambda: run_summary.list_runs(store)[-1].components
 
-  _run_until(argv, r"^\[modelfab\] ImageExampleGen \.\.\.", 0.3)
+  _run_until(argv, r"^\[modelfab\] ImageExampleGen \.\.\.", 0.1)
   assert _complete_versions_only(serving) == []
+  # On 200 images ImageExampleGen may finish before the kill lands (or the kill may land before the run is recorded):
+  # an unfinished one must run again, a finished one not.
+  first = states()["ImageExampleGen"] if os.path.exists(store) else "not recorded"
+  assert first in ("not recorded", "interrupted", "ran"), first
+  killed_in_example_gen = first != "ran"
   _run_until(argv, r"^\[modelfab\] Transform \.\.\.", 1.0)
-  assert states()["ImageExampleGen"] == "ran" and states()["Transform"] == "interrupted"  # killed, not running
+  assert states()["ImageExampleGen"] == ("ran" if killed_in_example_gen else "cached")
+  assert states()["Transform"] == "interrupted"  # killed, not running
   _run_until(argv, rf"^Epoch 4/{EPOCHS}", 0.0)  # three epochs done, each backed up
   assert states()["ImageExampleGen"] == "cached" and states()["Transform"] == "ran"
   assert states()["Trainer"] == "interrupted"
@@ -92,7 +98,7 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
 
   labels = [label for label, _ in predict.predict_images(str(serving), [str(REPO / "data/digits/3/0003.png")])]
   assert labels[0] in {"0", "1", "2", "drei ü", "4", "5", "6", "7", "8", "9"}
-  assert len(run_summary.list_runs(str(output / "metadata.sqlite"))) == 5
+  assert len(run_summary.list_runs(str(output / "metadata.sqlite"))) == (4 if first == "not recorded" else 5)
 
 
 def _fake_model(path: pathlib.Path, megabytes: int) -> pathlib.Path:
