@@ -3,7 +3,10 @@ import os
 import subprocess
 import sys
 
+import tensorflow as tf
+
 from conftest import REPO, copy_digits_subset
+from pipelines import local_runner
 from reports import run_summary
 
 TFX = os.path.join(os.path.dirname(sys.executable), "tfx")
@@ -119,3 +122,17 @@ def test_beam_pickles_without_resetting_the_dill_log_level(monkeypatch):
   for _ in range(3):
     assert pickler.loads(pickler.dumps(lambda x: x + 1))(1) == 2
   assert levels == []
+
+
+def test_pipeline_runs_print_big_arrays_summarized():
+  """What the TFMA/TensorFlow positional-call fallback formats (a batch of encoded images) stays short inside a run,
+  and the print options come back after it."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  batch = tf.constant([bytes(range(256)) * 10] * 112)  # 112 "encoded images" of 2,560 bytes
+  before = np.get_printoptions()
+  full = len(repr(batch))
+  with local_runner.summarized_array_reprs():
+    summarized = len(repr(batch))
+  assert full > 500_000 and summarized < full / 10
+  assert np.get_printoptions() == before
