@@ -62,11 +62,8 @@ def list_image_folder(root: str, check_decodable: bool = True, notes: Optional[L
     class_dir = os.path.join(root, label)
     if label != label.strip():
       raise DataError(f"{class_dir}: class folder name {label!r} starts or ends with white space")
-    # os.scandir tells folders from files without a stat call per file (only symbolic links need one): listing
-    # 50,000 images took 0.6 s with isdir/exists/stat per file, 0.15 s this way (measured).
-    entries = sorted(os.scandir(class_dir), key=lambda e: e.name)  # the order of `class_file_names`
-    hidden += [os.path.join(label, e.name) for e in entries if e.name.startswith(".")]
-    entries = [e for e in entries if not e.name.startswith(".")]
+    entries, hidden_names = class_entries(class_dir)
+    hidden += [os.path.join(label, n) for n in hidden_names]
     if not entries:
       raise DataError(f"{class_dir}: class folder is empty")
     absolute_class_dir = os.path.abspath(class_dir) + os.sep
@@ -92,10 +89,19 @@ def list_image_folder(root: str, check_decodable: bool = True, notes: Optional[L
   return files
 
 
+def class_entries(class_dir: str) -> Tuple[List[os.DirEntry], List[str]]:
+  """(entries, hidden names) in one class folder, each sorted by name: the one listing rule of the tree.
+
+  `os.scandir` entries tell folders from files without a stat call per file (only symbolic links need one):
+  listing 50,000 images took 0.49-0.56 s with isdir/exists/stat per file, 0.18 s this way (measured)."""
+  entries = sorted(os.scandir(class_dir), key=lambda e: e.name)
+  return [e for e in entries if not e.name.startswith(".")], [e.name for e in entries if e.name.startswith(".")]
+
+
 def class_file_names(class_dir: str) -> Tuple[List[str], List[str]]:
-  """(file names, hidden names) in one class folder, each sorted: the one listing rule of the tree."""
-  names = sorted(os.listdir(class_dir))
-  return [n for n in names if not n.startswith(".")], [n for n in names if n.startswith(".")]
+  """(file names, hidden names) in one class folder, each sorted (`class_entries`' rule)."""
+  entries, hidden_names = class_entries(class_dir)
+  return [e.name for e in entries], hidden_names
 
 
 _VERIFIED: Dict[str, Tuple[int, int]] = {}  # path -> (size, mtime_ns) of a version that decoded in this process
