@@ -42,13 +42,21 @@ def test_records_are_the_deterministic_serialization_tfx_splits_by(tmp_path):
 
   image = write_image(tmp_path / "data" / "é" / "a.png", mode="RGB")
   write_image(tmp_path / "data" / "é" / "b.png", seed=1)
-  records = list(image_example_gen.read_class_folder("é", str(tmp_path / "data"), "*/*"))
+  records = list(image_example_gen.read_images("é/a.png\0é/b.png", str(tmp_path / "data")))
   example = image_example_gen.make_example(image_folder.ImageFile(str(image), "é/a.png", "é"))
   config = example_gen_pb2.SplitConfig(splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=8),
                                                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=2)])
   key = base_example_gen_executor._GeneratePartitionKey  # pylint: disable=protected-access
   assert key(records[0], config) == key(example, config)
   assert tf.train.Example.FromString(records[0]) == example
+
+
+def test_shuffled_order_is_fixed_and_mixes_classes():
+  paths = [f"class_{c}/{n:04d}.png" for c in range(10) for n in range(100)]  # listed in class order
+  order = image_example_gen.shuffled_order(paths)
+  assert sorted(order) == sorted(paths)
+  assert order == image_example_gen.shuffled_order(reversed(paths))  # whatever the listing order
+  assert {p.split("/")[0] for p in order[:100]} == {f"class_{c}" for c in range(10)}  # the first tenth: every class
 
 
 def test_split_pattern_selects_files(tmp_path):
@@ -96,6 +104,8 @@ def test_executor_writes_readable_gzip_without_deflating_images(tmp_path):
   files = tf.io.gfile.glob(str(tmp_path / "examples" / "Split-train" / "*.gz"))
   records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
   assert len(records) == 12
+  written = [tf.train.Example.FromString(r).features.feature["filename"].bytes_list.value[0].decode() for r in records]
+  assert written == image_example_gen.shuffled_order(written)  # in that order, not TFX's reshuffle's
   payload = sum(len(gzip.decompress(open(f, "rb").read())) for f in files)
   assert sum(tf.io.gfile.stat(f).length for f in files) > payload  # stored: the gzip file is larger than its data
   # Outside the executor, Beam deflates again.
