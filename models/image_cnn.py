@@ -16,6 +16,7 @@ from models import features
 IMAGE_KEY = "image"
 TRANSFORMED_IMAGE_KEY = features.transformed_name(IMAGE_KEY)
 SERVING_FEATURE_KEYS = (IMAGE_KEY,)
+IMAGE_FEATURE_KEYS = (IMAGE_KEY,)  # encoded images: StatisticsGen gives them byte-size statistics
 
 DEFAULT_HPARAMS: Dict[str, Any] = {
     "image_size": 8,  # height and width after resizing

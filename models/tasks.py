@@ -5,7 +5,8 @@
   preprocessing_fn(inputs, custom_config), build_model(hparams, num_classes) -> uncompiled Keras model,
   and optionally make_optimizer(hparams, total_steps), serving_files(hparams) (files shipped beside the model) and
   tensor_inputs(tf_transform_output, hparams) (the decoded tensors the .tflite model takes, models.signatures),
-  search_space(keras_tuner_hyperparameters, hparams) (what `--tune` searches, models.tuner).
+  search_space(keras_tuner_hyperparameters, hparams) (what `--tune` searches, models.tuner), IMAGE_FEATURE_KEYS
+  (raw features holding encoded images, declared as such to StatisticsGen: pipelines.pipeline.make_stats_options).
 """
 from __future__ import annotations
 

@@ -67,6 +67,23 @@ def make_example_gen(config: PipelineConfig):
   raise ValueError(f"unknown data format {config.data_format!r}")
 
 
+def make_stats_options(config: PipelineConfig):
+  """StatisticsGen's options: the task's encoded-image features (`IMAGE_FEATURE_KEYS`) declared as images, or None.
+
+  TFDV then gives them byte-size statistics and skips counting their values (every image is distinct: top-k
+  counts of 16,000 PNGs took 0.3-0.6 s of a 2 s StatisticsGen, measured). The inferred schema is unchanged."""
+  image_keys = getattr(tasks.get_task(config.task), "IMAGE_FEATURE_KEYS", ())
+  if not image_keys:
+    return None
+  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top  # StatisticsGen imports it anyway
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+
+  schema = schema_pb2.Schema()
+  for key in image_keys:
+    schema.feature.add(name=key, type=schema_pb2.BYTES).image_domain.SetInParent()
+  return tfdv.StatsOptions(schema=schema)
+
+
 ORCHESTRATORS = ("local", "kubeflow")
 
 
@@ -138,7 +155,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   transform_config = {**module_config,
                       "hparams": {k: v for k, v in module_config["hparams"].items() if k in transform_hparams}}
   example_gen = make_example_gen(config)
-  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"], stats_options=make_stats_options(config))
   if config.schema:
     schema_gen = ImportSchemaGen(schema_file=config.schema)
   else:

@@ -84,8 +84,8 @@ def feature_rows(stats) -> List[Dict[str, str]]:
       row["summary"] = f"{s.unique} unique, avg length {s.avg_length:.1f}" + (f"; top: {top}" if top else "")
     elif kind == "bytes_stats":
       s = feature.bytes_stats
-      row["summary"] = (f"{s.unique} unique, {s.avg_num_bytes:.0f} bytes on average "
-                        f"(min {s.min_num_bytes:.0f}, max {s.max_num_bytes:.0f})")
+      row["summary"] = ((f"{s.unique} unique, " if s.unique else "")  # not counted for declared images
+                        + f"{s.avg_num_bytes:.0f} bytes on average (min {s.min_num_bytes:.0f}, max {s.max_num_bytes:.0f})")
     rows.append(row)
   return rows
 

@@ -50,6 +50,17 @@ def test_example_gen_follows_data_format(tmp_path, data_format, example_gen):
   assert [(s["name"], s["hash_buckets"]) for s in splits] == [("train", 90), ("eval", 10)]
 
 
+def test_statistics_gen_declares_the_image_task_s_images(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+
+  image = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)), num_classes=3))
+  options = json.loads(image["StatisticsGen"].exec_properties["stats_options_json"])
+  assert '"imageDomain"' in options["schema_json"] and '"name": "image"' in options["schema_json"]
+  text = _by_id(create_pipeline(config.preset("text-bert", output=str(tmp_path), data_format="text_csv"),
+                                num_classes=3))
+  assert not text["StatisticsGen"].exec_properties.get("stats_options_json")
+
+
 def test_curated_schema_uses_import_schema_gen(tmp_path):
   c = config.preset("digits-cnn", output=str(tmp_path), schema=str(tmp_path / "schema.pbtxt"))
   assert "ImportSchemaGen" in _by_id(create_pipeline(c, num_classes=3))

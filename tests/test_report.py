@@ -26,6 +26,10 @@ def _stats():
   for name, count in (("cat", 20), ("dog", 8)):
     label.string_stats.top_values.add(value=name, frequency=count)
     label.string_stats.rank_histogram.buckets.add(label=name, sample_count=count)
+  image = stats.features.add(type=statistics_pb2.FeatureNameStatistics.BYTES)  # a declared image: no unique count
+  image.path.step.append("image")
+  image.bytes_stats.common_stats.num_non_missing = 30
+  image.bytes_stats.avg_num_bytes, image.bytes_stats.min_num_bytes, image.bytes_stats.max_num_bytes = 2900, 2500, 3300
   size = stats.features.add(type=statistics_pb2.FeatureNameStatistics.FLOAT)
   size.path.step.append("size")
   size.num_stats.common_stats.num_non_missing = 30
@@ -38,6 +42,7 @@ def test_feature_rows_and_label_counts_from_statistics():
   assert rows["label"]["type"] == "STRING" and rows["label"]["missing"] == "6.7%"
   assert "2 unique" in rows["label"]["summary"] and "cat (20)" in rows["label"]["summary"]
   assert rows["size"]["summary"] == "mean 2.5, std 0.5, min 1, max 4"
+  assert rows["image"]["summary"] == "2900 bytes on average (min 2500, max 3300)" and rows["image"]["type"] == "BYTES"
   assert report.label_counts(_stats()) == {"cat": 20, "dog": 8}
 
 
