@@ -108,6 +108,33 @@ def test_beam_reads_each_function_signature_once_and_still_finds_state(monkeypat
   assert core.get_function_args_defaults(len) == core.get_function_args_defaults.uncached(len)  # not cached
 
 
+def test_beam_parses_each_flag_list_once_per_options_class(monkeypatch):
+  from apache_beam.options import pipeline_options as po
+
+  from pipelines import local_runner
+
+  local_runner.cache_option_parsing()
+  parses = []
+  original = po._BeamArgumentParser.parse_known_args  # pylint: disable=protected-access
+  monkeypatch.setattr(po._BeamArgumentParser, "parse_known_args",  # pylint: disable=protected-access
+                      lambda self, *a, **k: parses.append(a) or original(self, *a, **k))
+  flags = ["--direct_num_workers=3", "--experiments=a", "--unknown_flag=1"]
+  first = po.PipelineOptions(flags)
+  assert first.view_as(po.DirectOptions).direct_num_workers == 3
+  count = len(parses)
+  second = po.PipelineOptions(list(flags), job_name="given")  # the same flags: parsed values reused
+  assert second.view_as(po.DirectOptions).direct_num_workers == 3
+  assert second.view_as(po.GoogleCloudOptions).job_name == "given"  # keyword overrides still apply
+  assert len(parses) == count + 1  # only GoogleCloudOptions, not seen before with these flags
+  second.view_as(po.DebugOptions).add_experiment("b")  # appends to the options' own list
+  assert first.view_as(po.DebugOptions).experiments == ["a"]
+  assert second.view_as(po.DebugOptions).experiments == ["a", "b"]
+  assert first.view_as(po.DebugOptions).lookup_experiment("b") is None
+  other = po.PipelineOptions(["--direct_num_workers=5"])  # other flags: parsed
+  assert other.view_as(po.DirectOptions).direct_num_workers == 5
+  assert first.get_all_options()["direct_num_workers"] == 3
+
+
 def test_beam_pickles_without_resetting_the_dill_log_level(monkeypatch):
   import dill
   from apache_beam.internal import pickler
