@@ -20,6 +20,18 @@ def test_eval_config_has_thresholds_metrics_and_raw_input_signatures():
   assert accuracy.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
 
 
+def test_tfma_takes_the_stated_model_type_without_loading_the_model(monkeypatch, tmp_path):
+  from tensorflow_model_analysis.utils import model_util  # pylint: disable=g-import-not-at-top
+
+  loads = []
+  monkeypatch.setattr(model_util.tf.keras.models, "load_model", lambda *a, **k: loads.append(a))
+  spec = evaluation.make_eval_config(config.preset("digits-cnn")).model_specs[0]
+  assert model_util.get_model_type(spec, str(tmp_path)) == tfma.TF_GENERIC and loads == []
+  spec.ClearField("model_type")
+  model_util.get_model_type(spec, str(tmp_path))
+  assert loads  # without it, TFMA tries a Keras load of the whole SavedModel first
+
+
 def test_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
   """Our metric gives Keras's value, under Keras's name, through TFMA (the Evaluator's thresholds read it)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
