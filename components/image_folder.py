@@ -98,12 +98,6 @@ def class_entries(class_dir: str) -> Tuple[List[os.DirEntry], List[str]]:
   return [e for e in entries if not e.name.startswith(".")], [e.name for e in entries if e.name.startswith(".")]
 
 
-def class_file_names(class_dir: str) -> Tuple[List[str], List[str]]:
-  """(file names, hidden names) in one class folder, each sorted (`class_entries`' rule)."""
-  entries, hidden_names = class_entries(class_dir)
-  return [e.name for e in entries], hidden_names
-
-
 _VERIFIED: Dict[str, Tuple[int, int]] = {}  # path -> (size, mtime_ns) of a version that decoded in this process
 
 
