@@ -7,6 +7,7 @@
 # Beam workers have the custom ExampleGen executors and the Transform module code.
 FROM gcr.io/tfx-oss-public/tfx:1.16.0
 
+# TFX's container entrypoint imports TensorFlow before any project module could set the legacy-Keras default.
 ENV TF_USE_LEGACY_KERAS=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -21,11 +22,16 @@ RUN python -m pip install --no-cache-dir uv==0.9.0 \
 # The project: module code is referenced by dotted name (models.trainer.run_fn, components.*), so it must be
 # importable in every component's container. Embedded data lands at /modelfab/data, where `compile` points.
 COPY pyproject.toml README.md ./
-COPY pipelines ./pipelines
-COPY components ./components
+COPY core ./core
+COPY readers ./readers
 COPY models ./models
+COPY inference ./inference
 COPY serving ./serving
+COPY monitoring ./monitoring
 COPY reports ./reports
+COPY components ./components
+COPY pipelines ./pipelines
+COPY cli ./cli
 COPY data ./data
 RUN python -m uv pip install --system --no-deps --compile-bytecode . \
- && python -c "import models.trainer, components.image_example_gen, pipelines.pipeline"
+ && python -c "import models.trainer, components.image_example_gen, pipelines.pipeline, cli.main"

@@ -1,6 +1,7 @@
-"""Measures what the README quotes: pipeline wall times, eval accuracy, Trainer input throughput.
+"""Measures the digits pipeline: wall times, eval accuracy, Trainer input throughput (benchmarks/RESULTS.md).
 
   python benchmarks/benchmark.py [--output DIR] [--epochs N] [--skip-pipeline] [--bert-checkpoint DIR]
+                                 [--runs N] [--write-results]
 
 1. First full run of the default pipeline (`modelfab run`, a fresh output dir), wall clock, imports included.
 2. Re-run with nothing changed (every component from cache), wall clock.
@@ -24,9 +25,11 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from core import names  # noqa: E402  # pylint: disable=wrong-import-position  # first: the legacy-Keras default
+from core.layout import OutputLayout  # noqa: E402  # pylint: disable=wrong-import-position
 MODELFAB = os.path.join(os.path.dirname(sys.executable), "modelfab")
 
 
@@ -63,7 +66,8 @@ def trainer_throughput(pipeline_root: str, epochs: int, task_name: str = "image_
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
 
-  from models import features, input_pipeline, tasks  # pylint: disable=g-import-not-at-top
+  from core import features  # pylint: disable=g-import-not-at-top
+  from models import input_pipeline, tasks  # pylint: disable=g-import-not-at-top
 
   transform_dir = sorted(glob.glob(os.path.join(pipeline_root, "Transform", "transform_graph", "*")))[-1]
   examples_dir = sorted(glob.glob(os.path.join(pipeline_root, "*ExampleGen", "examples", "*")))[-1]  # raw: the
@@ -112,7 +116,7 @@ def serving_latency(model_dir: str, texts, repeats: int = 30) -> dict:
   import tensorflow_text  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
 
   from models import text_bert  # pylint: disable=g-import-not-at-top
-  from serving import predict  # pylint: disable=g-import-not-at-top
+  from inference import predict  # pylint: disable=g-import-not-at-top
 
   loaded = tf.saved_model.load(model_dir)
   serve = loaded.signatures["serving_default"]
@@ -144,19 +148,19 @@ def bert_benchmark(checkpoint: str, output: str, pipeline_epochs: int, timed_epo
   """text-bert: pipeline run, held-out accuracy, Trainer throughput ratio, serving latency ratio."""
   import csv  # pylint: disable=g-import-not-at-top
 
-  from reports import run_summary
-  from serving import predict  # pylint: disable=g-import-not-at-top
+  from inference import run_summary
+  from inference import predict  # pylint: disable=g-import-not-at-top
 
   started = time.time()
   subprocess.run([MODELFAB, "run", "--preset", "text-bert", "--bert-checkpoint", checkpoint, "--output", output,
                   "--epochs", str(pipeline_epochs), "--min-accuracy", "0"], check=True, stdout=subprocess.DEVNULL,
                  cwd=REPO)
   result = {"first_run_s": time.time() - started}
-  summary = run_summary.latest_run_summary(os.path.join(output, "metadata.sqlite"), "text-bert")
-  result["eval_accuracy"] = summary.metrics.get("sparse_categorical_accuracy")
+  summary = run_summary.latest_run_summary(OutputLayout(output).metadata_path, "text-bert")
+  result["eval_accuracy"] = summary.metrics.get(names.ACCURACY)
   with open(os.path.join(REPO, "data", "reviews-heldout", "heldout.csv"), encoding="utf-8") as f:
     heldout = list(csv.DictReader(f))
-  model_dir = predict.resolve_model_dir(os.path.join(output, "serving", "text-bert"))
+  model_dir = predict.resolve_model_dir(OutputLayout(output).serving_dir("text-bert"))
   predictions = predict.predict_texts(model_dir, [r["text"] for r in heldout])
   result["heldout_accuracy"] = sum(p == r["label"] for (p, _), r in zip(predictions, heldout)) / len(heldout)
   result["heldout_majority_class"] = max(sum(r["label"] == c for r in heldout) for c in ("positive", "negative")) \
@@ -167,30 +171,57 @@ def bert_benchmark(checkpoint: str, output: str, pipeline_epochs: int, timed_epo
   return result
 
 
+def digits_benchmark(output: str, epochs: int, skip_pipeline: bool) -> dict:
+  """One measurement of the default preset in `output`: first run, cached re-run, accuracy, throughput."""
+  results = {}
+  if not skip_pipeline:
+    if os.path.exists(output):
+      shutil.rmtree(output)
+    results["first_run_s"] = timed_run(output)
+    results["cached_rerun_s"] = timed_run(output)
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
+
+  summary = run_summary.latest_run_summary(OutputLayout(output).metadata_path, "digits-cnn")
+  results["eval_accuracy"] = summary.metrics.get(names.ACCURACY)
+  results["blessed"] = summary.blessed
+  results.update(trainer_throughput(OutputLayout(output).pipeline_root, epochs))
+  return results
+
+
+def results_table(runs) -> str:
+  """The RESULTS.md table of the digits benchmark: one column per run."""
+  from benchmarks import results as results_lib  # pylint: disable=g-import-not-at-top
+
+  rows = [("first full `modelfab run`, wall clock incl. imports", "first_run_s", "{:.1f} s"),
+          ("re-run with nothing changed (all from cache)", "cached_rerun_s", "{:.1f} s"),
+          ("eval accuracy (TFMA, eval split)", "eval_accuracy", "{:.4f}"),
+          ("blessed", "blessed", "{}"),
+          ("Trainer input, examples/s", "trainer_examples_per_s", "{:,.0f}"),
+          ("same model on in-memory NumPy, examples/s", "numpy_examples_per_s", "{:,.0f}"),
+          ("throughput ratio (target >= 0.9)", "throughput_ratio", "{:.2f}")]
+  header = ["what"] + [f"run {n + 1}" for n in range(len(runs))]
+  return results_lib.table(header, [[label] + [fmt.format(r[key]) if key in r else "-" for r in runs]
+                                    for label, key, fmt in rows])
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output", help="where the benchmark pipeline writes (default: a temp dir, removed)")
   parser.add_argument("--epochs", type=int, default=10, help="timed epochs for the throughput comparison")
+  parser.add_argument("--runs", type=int, default=1, help="repeat the digits measurement this many times")
   parser.add_argument("--skip-pipeline", action="store_true",
                       help="only the throughput part, on an existing --output run")
   parser.add_argument("--bert-checkpoint", help="also benchmark the text-bert preset with this checkpoint directory")
   parser.add_argument("--bert-epochs", type=int, default=2, help="epochs of the text-bert pipeline run")
   parser.add_argument("--bert-timed-epochs", type=int, default=2, help="timed epochs for the BERT throughput")
+  parser.add_argument("--write-results", action="store_true",
+                      help="replace the digits section of benchmarks/RESULTS.md with this run's figures")
   args = parser.parse_args()
   output = args.output or tempfile.mkdtemp(prefix="modelfab-bench-")
   results = {}
   try:
-    if not args.skip_pipeline:
-      if os.path.exists(output):
-        shutil.rmtree(output)
-      results["first_run_s"] = timed_run(output)
-      results["cached_rerun_s"] = timed_run(output)
-    from reports import run_summary  # pylint: disable=g-import-not-at-top
-
-    summary = run_summary.latest_run_summary(os.path.join(output, "metadata.sqlite"), "digits-cnn")
-    results["eval_accuracy"] = summary.metrics.get("sparse_categorical_accuracy")
-    results["blessed"] = summary.blessed
-    results.update(trainer_throughput(os.path.join(output, "pipeline"), args.epochs))
+    runs = [digits_benchmark(output, args.epochs, args.skip_pipeline) for _ in range(args.runs)]
+    results = {"digits": runs}
     if args.bert_checkpoint:
       results["text_bert"] = bert_benchmark(args.bert_checkpoint, os.path.join(output, "text-bert"),
                                             args.bert_epochs, args.bert_timed_epochs)
@@ -198,6 +229,13 @@ def main() -> None:
     if not args.output:
       shutil.rmtree(output, ignore_errors=True)
   print(json.dumps(results, indent=2))
+  if args.write_results:
+    from benchmarks import results as results_lib  # pylint: disable=g-import-not-at-top
+
+    command = "python benchmarks/benchmark.py " + " ".join(sys.argv[1:])
+    results_lib.write_section("digits", "The digits pipeline (`make benchmark`)", command.strip(),
+                              "The default preset (`digits-cnn`) on the embedded digits (1,797 8x8 images), each run "
+                              "in a fresh output dir.\n\n" + results_table(results["digits"]))
 
 
 if __name__ == "__main__":

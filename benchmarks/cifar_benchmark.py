@@ -139,10 +139,10 @@ def epoch_timing(stdout: str, fit_seconds) -> Dict:
 # once, untimed, right before it runs (unless --cold).
 PLAIN_IMPORTS = ["tensorflow", "tf_keras", "PIL.Image", "models.image_cnn", "pipelines.config"]
 MODELFAB_IMPORTS = PLAIN_IMPORTS + [
-    "pipelines.cli", "pipelines.local_runner", "pipelines.pipeline", "pipelines.concurrent_runner",
+    "cli.main", "pipelines.local_runner", "pipelines.pipeline", "pipelines.concurrent_runner",
     "apache_beam.runners.portability.fn_api_runner", "tensorflow_data_validation", "tensorflow_transform.beam",
     "tensorflow_model_analysis", "tfx.components.evaluator.executor", "tfx.components.transform.executor",
-    "serving.model_check", "serving.model_loader", "reports.run_summary", "reports.tensorboard_logs"]
+    "inference.model_check", "inference.model_loader", "inference.run_summary", "reports.tensorboard_logs"]
 
 
 def warm_imports(modules: List[str]) -> float:
@@ -177,10 +177,12 @@ def run_modelfab(data: str, epochs: int, batch_size: int, work: str, preset: str
   fit = re.search(r"fit ([\d.]+)s, ([\d.]+) examples/s", stdout)
   summary = {}
   try:
-    from reports import run_summary  # pylint: disable=g-import-not-at-top
+    from core import names  # pylint: disable=g-import-not-at-top
+    from core.layout import OutputLayout  # pylint: disable=g-import-not-at-top
+    from inference import run_summary  # pylint: disable=g-import-not-at-top
 
-    run = run_summary.latest_run_summary(os.path.join(output, "metadata.sqlite"), preset)
-    summary = {"eval_accuracy": (run.metrics or {}).get("sparse_categorical_accuracy"), "pushed": bool(run.pushed_to)}
+    run = run_summary.latest_run_summary(OutputLayout(output).metadata_path, preset)
+    summary = {"eval_accuracy": (run.metrics or {}).get(names.ACCURACY), "pushed": bool(run.pushed_to)}
   except Exception as e:  # pylint: disable=broad-except
     summary = {"summary_error": repr(e)}
   result = {**result, "components": components, **summary,

@@ -23,8 +23,11 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-MODELFAB = [sys.executable, "-m", "pipelines.cli"]
-ACCURACY = "sparse_categorical_accuracy"
+sys.path.insert(0, str(REPO))
+from core import names  # noqa: E402  # pylint: disable=wrong-import-position
+
+MODELFAB = [sys.executable, "-m", "cli.main"]
+ACCURACY = names.ACCURACY
 
 
 def run_pipeline(output: str, *flags: str) -> dict:

@@ -24,11 +24,11 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests"))
+import core  # noqa: E402,F401  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position  # legacy Keras
 
 
 def synthetic_digits(count: int):

@@ -23,8 +23,8 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import core  # noqa: E402,F401  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position  # legacy Keras
 
 
 def _free_port() -> int:
@@ -54,9 +54,10 @@ def main() -> int:
   parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
   args = parser.parse_args()
 
-  from serving import model_loader, predict  # pylint: disable=g-import-not-at-top
+  from core.layout import OutputLayout  # pylint: disable=g-import-not-at-top
+  from inference import model_loader, predict  # pylint: disable=g-import-not-at-top
 
-  loaded = model_loader.load_model(os.path.join(args.output, "serving", args.model))
+  loaded = model_loader.load_model(OutputLayout(args.output).serving_dir(args.model))
   if loaded.metadata.modality == "text":
     value = "A warm, funny film with a great cast.".encode()
     feature = {"text": value.decode()}
@@ -79,7 +80,7 @@ def main() -> int:
   in_process_ms = statistics.median(in_process) * 1000
 
   port = _free_port()
-  server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", args.output, "--model",
+  server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", args.output, "--model",
                              args.model, "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
   path = f"/v1/models/{args.model}:classify"

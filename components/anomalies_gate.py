@@ -11,9 +11,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies
 
-
-class AnomaliesFound(RuntimeError):
-  """The examples do not match the schema."""
+from core.errors import AnomaliesFound
 
 
 def describe_anomalies(anomalies_artifact) -> list:

@@ -27,14 +27,11 @@ from tfx.types import artifact_utils, channel, component_spec, standard_artifact
 from tfx.utils import proto_utils
 
 from components.quantizer import TFLiteModel
+from core.errors import PushError
 
 TFLITE_MODEL_KEY = "tflite_model"
 
 TEMP_PREFIX = ".push-"
-
-
-class PushError(RuntimeError):
-  """The model could not be pushed; the message names the destination and the cause."""
 
 
 def _remove_stale_temp_dirs(base: str) -> None:
@@ -154,13 +151,13 @@ class Executor(pusher_executor.Executor):
 
 def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
   """The blessed .tflite model's files to push beside the SavedModel; none when it is absent or not blessed."""
-  from serving import model_loader  # pylint: disable=g-import-not-at-top
+  from core import model_files  # pylint: disable=g-import-not-at-top
 
   artifacts = input_dict.get(TFLITE_MODEL_KEY) or []
   if not artifacts or artifacts[0].get_int_custom_property("blessed") != 1:
     return []
-  names = (model_loader.TFLITE_FILE, model_loader.TFLITE_FILE + model_loader.TFLITE_METADATA_SUFFIX,
-           model_loader.LABELS_FILE, model_loader.VOCAB_FILE)
+  names = (model_files.TFLITE_FILE, model_files.TFLITE_FILE + model_files.TFLITE_METADATA_SUFFIX,
+           model_files.LABELS_FILE, model_files.VOCAB_FILE)
   return [os.path.join(artifacts[0].uri, n) for n in names if os.path.isfile(os.path.join(artifacts[0].uri, n))]
 
 

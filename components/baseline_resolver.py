@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional
 from tfx import types
 from tfx.dsl.components.common import resolver
 
-from models import features
+from core import features
 
 _CURRENT_MODEL_ID = "current_model_id"  # tfx.components.evaluator.constants
 _BLESSED = "blessed"
@@ -27,7 +27,7 @@ CANDIDATE_KEY = "candidate"
 
 
 def has_evaluation_signature(model: types.Artifact) -> bool:
-  """Whether `model`'s SavedModel has the signature the Evaluator calls (models.features.EVALUATION_SIGNATURE)."""
+  """Whether `model`'s SavedModel has the signature the Evaluator calls (core.features.EVALUATION_SIGNATURE)."""
   from google.protobuf.message import DecodeError  # pylint: disable=g-import-not-at-top
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   from tfx.utils import path_utils  # pylint: disable=g-import-not-at-top

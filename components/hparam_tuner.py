@@ -16,10 +16,7 @@ from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
-LOG_DIR_ENV = "MODELFAB_TUNER_LOG_DIR"  # models.tuner.LOG_DIR_ENV
-LOGS = "logs"
-RESULTS_FILE = "tuner_results.json"  # TFX's name for the completed trials, best first
-BEST_FILE = "best_hyperparameters.txt"  # TFX's name for the best trial's keras_tuner.HyperParameters config
+from core import names
 
 
 class Executor(tuner_executor.Executor):
@@ -27,16 +24,16 @@ class Executor(tuner_executor.Executor):
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     results_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.TUNER_RESULTS_KEY])
-    previous = os.environ.get(LOG_DIR_ENV)
-    os.environ[LOG_DIR_ENV] = os.path.join(results_uri, LOGS)
+    previous = os.environ.get(names.TUNER_LOG_DIR_ENV)
+    os.environ[names.TUNER_LOG_DIR_ENV] = os.path.join(results_uri, names.TUNER_LOGS_DIR)
     try:
       with contextlib.redirect_stdout(sys.stderr):  # KerasTuner's per-trial tables: to the log, not the terminal
         super().Do(input_dict, output_dict, exec_properties)
     finally:
       if previous is None:
-        os.environ.pop(LOG_DIR_ENV, None)
+        os.environ.pop(names.TUNER_LOG_DIR_ENV, None)
       else:
-        os.environ[LOG_DIR_ENV] = previous
+        os.environ[names.TUNER_LOG_DIR_ENV] = previous
 
 
 class Tuner(tuner_component.Tuner):

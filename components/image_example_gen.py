@@ -24,7 +24,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import image_folder
+from core import features
+from readers import image_folder
 
 
 def _bytes_feature(value: bytes) -> tf.train.Feature:
@@ -36,9 +37,9 @@ def make_example(image_file: image_folder.ImageFile) -> tf.train.Example:
   with open(image_file.path, "rb") as f:
     encoded = f.read()
   return tf.train.Example(features=tf.train.Features(feature={
-      image_folder.IMAGE_KEY: _bytes_feature(encoded),
-      image_folder.LABEL_KEY: _bytes_feature(image_file.label.encode("utf-8")),
-      image_folder.FILENAME_KEY: _bytes_feature(image_file.relative_path.encode("utf-8")),
+      features.IMAGE_KEY: _bytes_feature(encoded),
+      features.RAW_LABEL_KEY: _bytes_feature(image_file.label.encode("utf-8")),
+      features.FILENAME_KEY: _bytes_feature(image_file.relative_path.encode("utf-8")),
   }))
 
 

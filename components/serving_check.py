@@ -2,7 +2,7 @@
 
 TFX's InfraValidator does this by starting TF Serving in Docker or Kubernetes, which this project's machines lack.
 This component keeps its contract: it outputs an `InfraBlessing` that the Pusher requires, so a blessed model that
-cannot serve is not pushed. The check itself (serving/model_check.py) runs as `python -m serving.model_check` in a
+cannot serve is not pushed. The check itself (inference/model_check.py) runs as `python -m inference.model_check` in a
 new process: it catches what the training process would hide (ops registered only there, files outside the model
 directory, a graph that does not load), and the Pusher's log names the reason.
 """
@@ -16,14 +16,14 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, InfraBlessing, Model
 
-from serving import model_check
+from inference import model_check
 
 BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"  # TFX InfraValidator's names
 REASON_PROPERTY = "reason"
 
 
 def run_check(model_dir: str, records: list, timeout_seconds: int) -> str:
-  """Runs serving.model_check on `records` in a new process; returns "" when it passed, else the reason."""
+  """Runs inference.model_check on `records` in a new process; returns "" when it passed, else the reason."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   with tempfile.TemporaryDirectory(prefix="modelfab-serving-check-") as scratch:
@@ -34,7 +34,7 @@ def run_check(model_dir: str, records: list, timeout_seconds: int) -> str:
     repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))}
     try:
-      result = subprocess.run([sys.executable, "-m", "serving.model_check", model_dir, examples_file], env=env,
+      result = subprocess.run([sys.executable, "-m", "inference.model_check", model_dir, examples_file], env=env,
                               capture_output=True, text=True, timeout=timeout_seconds, check=False)
     except subprocess.TimeoutExpired:
       return f"{model_dir}: loading and calling the model took longer than {timeout_seconds}s"

@@ -17,13 +17,14 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
-from components import text_csv
+from core import features
+from readers import text_csv
 
 
 def make_example(text: str, label: str) -> tf.train.Example:
   return tf.train.Example(features=tf.train.Features(feature={
-      text_csv.TEXT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])),
-      text_csv.LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode("utf-8")])),
+      features.TEXT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])),
+      features.RAW_LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode("utf-8")])),
   }))
 
 
@@ -39,7 +40,7 @@ def columns_config(text_column: str, label_column: str) -> example_gen_pb2.Custo
 def _columns(exec_properties: Dict[str, Any]):
   raw: Optional[str] = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
   if not raw:
-    return text_csv.TEXT_KEY, text_csv.LABEL_KEY
+    return features.TEXT_KEY, features.RAW_LABEL_KEY
   config = json_format.Parse(raw, example_gen_pb2.CustomConfig())
   fields = struct_pb2.Struct()
   config.custom_config.Unpack(fields)
@@ -74,8 +75,8 @@ class TextCsvExampleGen(FileBasedExampleGen):
 
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-  def __init__(self, input_base: str, text_column: str = text_csv.TEXT_KEY,
-               label_column: str = text_csv.LABEL_KEY, **kwargs):
+  def __init__(self, input_base: str, text_column: str = features.TEXT_KEY,
+               label_column: str = features.RAW_LABEL_KEY, **kwargs):
     kwargs.setdefault("input_config", example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]))
     super().__init__(input_base=input_base, custom_config=columns_config(text_column, label_column), **kwargs)

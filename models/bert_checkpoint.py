@@ -11,12 +11,10 @@ import os
 import struct
 from typing import List, Optional
 
+from core.errors import CheckpointError
+
 CONFIG_FILE, VOCAB_FILE = "config.json", "vocab.txt"
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5")
-
-
-class CheckpointError(ValueError):
-  """A checkpoint directory that cannot be used; the message lists what is missing."""
 
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")

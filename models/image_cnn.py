@@ -11,9 +11,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import features
+from core import features
 
-IMAGE_KEY = "image"
+IMAGE_KEY = features.IMAGE_KEY
 TRANSFORMED_IMAGE_KEY = features.transformed_name(IMAGE_KEY)
 SERVING_FEATURE_KEYS = (IMAGE_KEY,)
 IMAGE_FEATURE_KEYS = (IMAGE_KEY,)  # encoded images: StatisticsGen gives them byte-size statistics

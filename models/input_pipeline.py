@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
+from core import features
 
 _SHUFFLE_SEED = 42
 SHUFFLE_BUFFER = 10_000

@@ -15,7 +15,7 @@ from typing import Callable, Dict, Iterable, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
+from core import features
 
 
 @dataclasses.dataclass

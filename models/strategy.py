@@ -9,11 +9,9 @@ from urllib.parse import urlparse
 
 import tensorflow as tf
 
+from core.errors import StrategyError
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
-
-
-class StrategyError(ValueError):
-  """A strategy that cannot be built here; the message says why and what to do."""
 
 
 def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.distribute.Strategy:

@@ -14,9 +14,10 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  # pylint: disable=unused-import  # registers the tokenizer ops for loading
 
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import bert_checkpoint, bert_tokenization, features
+from models import bert_checkpoint, bert_tokenization
+from core import features
 
-TEXT_KEY = "text"
+TEXT_KEY = features.TEXT_KEY
 SERVING_FEATURE_KEYS = (TEXT_KEY,)
 MODEL_INPUTS = (bert_tokenization.INPUT_WORD_IDS, bert_tokenization.INPUT_MASK, bert_tokenization.SEGMENT_IDS)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -18,20 +17,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
+from core import features, model_files
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import features, input_pipeline, pruning, signatures, strategy, tasks
-from serving import model_loader
-
-
-
-def learning_rate_schedule(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.schedules.LearningRateSchedule:
-  """Cosine decay from `learning_rate` to 1% of it over the whole run."""
-  return tf.keras.optimizers.schedules.CosineDecay(float(hp["learning_rate"]), max(total_steps, 1), alpha=0.01)
-
-
-def make_optimizer(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.Optimizer:
-  """Adam on the cosine schedule (the default for tasks without their own `make_optimizer`)."""
-  return tf.keras.optimizers.Adam(learning_rate_schedule(hp, total_steps))
+from models import input_pipeline, pruning, signatures, strategy, tasks, training
 
 
 def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Dict[str, Any]) -> str:
@@ -79,32 +67,6 @@ def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf
   return callbacks + (pruning.callbacks() if pruned else [])
 
 
-def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expected_classes: Optional[int]) -> int:
-  """The number of classes in the training split; DataError when the data has classes that are not in it."""
-  num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
-  if expected_classes and num_classes < expected_classes:
-    from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
-
-    trained = sorted(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                     for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY))
-    raise DataError(f"only {num_classes} of the {expected_classes} classes have training examples ({trained}); "
-                    "the examples of the others all fell into the eval split. Add examples to them or lower "
-                    "--eval-percent")
-  return num_classes
-
-
-def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int):
-  """The task's model (pruned when asked), compiled with its optimizer, the loss and accuracy; build it in the
-  strategy's scope. Shared by the Trainer and the Tuner's trials."""
-  model = task.build_model(hp, num_classes)
-  if hp.get("prune_sparsity"):
-    model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
-  optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
-  model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-                metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-  return model
-
-
 def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
           log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None,
           expected_classes: Optional[int] = None):
@@ -112,7 +74,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   task = tasks.get_task(task_name)
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))  # same weights init, shuffles and augmentation each run
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
-  num_classes = check_every_class_trained(tf_transform_output, expected_classes)
+  num_classes = training.check_every_class_trained(tf_transform_output, expected_classes)
   dist = strategy.get_strategy(strategy_name, tpu_address)
   batch_size = int(hp["batch_size"]) * dist.num_replicas_in_sync
   num_train, cache = input_pipeline.count_and_choose_cache(train_files, eval_files, tf_transform_output)
@@ -123,7 +85,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
                                                    num_workers=workers, cache=cache)
                        for files, training in ((train_files, True), (eval_files, False)))
   with dist.scope():
-    model = compiled_model(task, hp, num_classes, steps_per_epoch, epochs)
+    model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs)
   logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas), "
                "input %s", task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name,
                dist.num_replicas_in_sync, "cached in memory" if cache else "streamed")
@@ -170,12 +132,12 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
     tf.saved_model.save(root, export_dir, signatures=sigs)
     labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
               for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
-    model_loader.write_metadata(export_dir, model_loader.ModelMetadata(
+    model_files.write_metadata(export_dir, model_files.ModelMetadata(
         task=task_name, serving_features=list(serving_feature_keys), labels=labels,
         lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None))
     extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else {}
     for name, source in extra_files.items():  # e.g. the text task's vocab.txt
-      tf.io.gfile.copy(source, os.path.join(export_dir, "assets.extra", name), overwrite=True)
+      tf.io.gfile.copy(source, os.path.join(export_dir, model_files.ASSETS_EXTRA_DIR, name), overwrite=True)
     return
   scratch = tempfile.mkdtemp(prefix="modelfab-worker-export-")  # every worker must save (collective ops)
   try:
@@ -191,9 +153,7 @@ def run_fn(fn_args) -> None:
   task = tasks.get_task(task_name)
   hp = task.hparams_from(config)
   if fn_args.hyperparameters:  # the Tuner's best (or an earlier run's, imported)
-    from models import tuner  # pylint: disable=g-import-not-at-top
-
-    hp = tuner.hparams_with_best(task, hp, fn_args.hyperparameters)
+    hp = training.hparams_with_best(task, hp, fn_args.hyperparameters)
     logging.info("hyperparameters from the Tuner: %s", hp)
   started = time.time()
   model, _, tf_transform_output = train(

@@ -11,29 +11,17 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict
+
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from core import names
 from models import tf_setup  # before any Keras use
-from models import input_pipeline, strategy, tasks, trainer
+from models import input_pipeline, strategy, tasks, training
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = "val_accuracy"
-LOG_DIR_ENV = "MODELFAB_TUNER_LOG_DIR"
-
-
-def trial_hparams(task, hp: Dict[str, Any], space) -> Dict[str, Any]:
-  """`hp` with the task's searched hyperparameters taken from `space` (a keras_tuner.HyperParameters)."""
-  return {**hp, **task.search_space(space, hp)}
-
-
-def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> Dict[str, Any]:
-  """`hp` with the values of a Tuner's best_hyperparameters config applied."""
-  import keras_tuner  # pylint: disable=g-import-not-at-top
-
-  return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))
 
 
 def _closing_hparams_callback(logdir: str, hparams, trial_id: str):
@@ -101,11 +89,11 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
   class TaskHyperModel(keras_tuner.HyperModel):  # pylint: disable=missing-class-docstring
 
     def build(self, space):
-      trial_hp = trial_hparams(task, hp, space)
-      return trainer.compiled_model(task, trial_hp, num_classes, batch_and_steps(trial_hp)[1], epochs)
+      trial_hp = training.trial_hparams(task, hp, space)
+      return training.compiled_model(task, trial_hp, num_classes, batch_and_steps(trial_hp)[1], epochs)
 
     def fit(self, space, model, *args, callbacks=None, **kwargs):
-      trial_hp = trial_hparams(task, hp, space)
+      trial_hp = training.trial_hparams(task, hp, space)
       batch_size, steps = batch_and_steps(trial_hp)
       train_ds = input_pipeline.make_dataset(fn_args.train_files, tf_transform_output, batch_size, training=True,
                                              cache=cache)
@@ -136,7 +124,7 @@ def tuner_fn(fn_args):
   max_trials, max_minutes = int(tune.get("trials", 10)), float(tune.get("max_minutes", 30))
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  num_classes = trainer.check_every_class_trained(tf_transform_output, config.get("num_classes"))
+  num_classes = training.check_every_class_trained(tf_transform_output, config.get("num_classes"))
   dist = strategy.get_strategy(config.get("strategy", "auto"), config.get("tpu_address"))
   common = dict(hypermodel=make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes,
                                            dist.num_replicas_in_sync),
@@ -149,6 +137,6 @@ def tuner_fn(fn_args):
     tuner_class = keras_tuner.RandomSearch if algorithm == "random" else keras_tuner.BayesianOptimization
     extra = {"max_trials": max_trials}
   tuner = _budgeted(tuner_class, max_trials, max_minutes)(**common, **extra)
-  log_dir = os.environ.get(LOG_DIR_ENV)
+  log_dir = os.environ.get(names.TUNER_LOG_DIR_ENV)
   callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)] if log_dir else []
   return TunerFnResult(tuner=tuner, fit_kwargs={"callbacks": callbacks, "verbose": 0})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import threading
+import time
 from typing import Callable, Dict, Iterable, Optional
 
 from absl import logging
@@ -58,9 +59,12 @@ def run_in_dependency_order(upstream: Dict[str, Iterable[str]], launch: Callable
 class ConcurrentLocalDagRunner(LocalDagRunner):
   """LocalDagRunner that runs independent components side by side (`run_in_dependency_order`)."""
 
-  def __init__(self, max_parallel: int = MAX_PARALLEL_COMPONENTS):
+  def __init__(self, max_parallel: int = MAX_PARALLEL_COMPONENTS,
+               on_component: Optional[Callable[[str, Optional[float]], None]] = None):
+    """on_component: called with (node id, None) as a component starts and (node id, seconds) when it finished."""
     super().__init__()
     self._max_parallel = max_parallel
+    self._on_component = on_component or (lambda node_id, seconds: None)
 
   def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                   run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
@@ -91,11 +95,14 @@ class ConcurrentLocalDagRunner(LocalDagRunner):
           executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
           custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id))
       logging.info("Component %s is running.", node_id)
+      started = time.monotonic()
+      self._on_component(node_id, None)
       if pipeline_node.execution_options.run.perform_snapshot:
         with snapshot_lock, metadata.Metadata(connection_config) as mlmd_handle:
           partial_run_utils.snapshot(mlmd_handle, pipeline)
       component_launcher.launch()
       logging.info("Component %s is finished.", node_id)
+      self._on_component(node_id, time.monotonic() - started)
 
     run_in_dependency_order({node_id: list(node.upstream_nodes) for node_id, node in nodes.items()}, launch,
                             self._max_parallel)

@@ -7,17 +7,18 @@ Beam arguments, and where outputs go (`<output>/pipeline` artifacts, `<output>/m
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
+from core import features
+from core.layout import OutputLayout
 from models import tasks  # imports no TensorFlow
+from pipelines import fingerprint
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
-MODELS_DIR = REPO_ROOT / "models"
 DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
 
 # Beam args when none are given (`default_beam_args`): the DirectRunner in one process below
@@ -46,8 +47,8 @@ class PipelineConfig:
   data: str
   output: str
   data_format: str = "image_folder"
-  text_column: str = "text"  # for text_csv data
-  label_column: str = "label"  # for text_csv data
+  text_column: str = features.TEXT_KEY  # for text_csv data
+  label_column: str = features.RAW_LABEL_KEY  # for text_csv data
   model_name: str = "model"
   eval_percent: int = 20  # share of examples hashed into the eval split
   hparams: Dict[str, Any] = dataclasses.field(default_factory=dict)  # overrides of the task's DEFAULT_HPARAMS
@@ -78,16 +79,20 @@ class PipelineConfig:
   image: Optional[str] = None
 
   @property
+  def layout(self) -> OutputLayout:
+    return OutputLayout(self.output)
+
+  @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.output, "pipeline")
+    return self.layout.pipeline_root
 
   @property
   def metadata_path(self) -> str:
-    return os.path.join(self.output, "metadata.sqlite")
+    return self.layout.metadata_path
 
   @property
   def serving_dir(self) -> str:
-    return os.path.join(self.output, "serving", self.model_name)
+    return self.layout.serving_dir(self.model_name)
 
   def resolved(self) -> "PipelineConfig":
     """A copy with absolute data/output/schema paths (TFX stores paths as given)."""
@@ -102,7 +107,7 @@ class PipelineConfig:
     """What Transform and Trainer module code receive as `custom_config`."""
     strategy = "multi_worker" if self.trainer_workers > 1 else self.strategy
     return {"task": self.task, "hparams": dict(self.hparams), "strategy": strategy,
-            "tpu_address": self.tpu_address, "code_fingerprint": code_fingerprint()}
+            "tpu_address": self.tpu_address, "code_fingerprint": fingerprint.code_fingerprint()}
 
   def check_settings(self) -> None:
     """Raises ValueError naming the flag of the first setting out of its bounds (SETTING_BOUNDS)."""
@@ -220,15 +225,3 @@ def preset(name: str, **overrides) -> PipelineConfig:
   if config.data_format not in DATA_FORMATS:
     raise ValueError(f"unknown data format {config.data_format!r}; choose one of {', '.join(DATA_FORMATS)}")
   return config
-
-
-def code_fingerprint() -> str:
-  """Hash of the module code in models/: changing it invalidates the cache of Transform and Trainer.
-
-  Module code is referenced by dotted name (no wheel is built), so TFX alone would not notice a code change.
-  """
-  digest = hashlib.sha256()
-  for path in sorted(MODELS_DIR.glob("*.py")):
-    digest.update(path.name.encode())
-    digest.update(path.read_bytes())
-  return digest.hexdigest()[:16]

@@ -14,9 +14,7 @@ import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from pipelines import config as config_lib  # pylint: disable=g-import-not-at-top
+from pipelines import config as config_lib
 
 CONTAINER_ROOT = "/modelfab"  # where the Dockerfile puts this repository in the image
 OUTPUT_KINDS = {".yaml": "Kubeflow Pipelines v2 PipelineSpec", ".yml": "Kubeflow Pipelines v2 PipelineSpec",
@@ -66,7 +64,7 @@ def compile_pipeline(config: config_lib.PipelineConfig, output_file: str, image:
 
 def _count_local_classes(config: config_lib.PipelineConfig) -> int:
   """Counts classes in local data; remote data needs `num_classes` (compiling reads no cloud storage)."""
-  from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+  from core.errors import DataError  # pylint: disable=g-import-not-at-top
   from pipelines.data_check import check_data  # pylint: disable=g-import-not-at-top
 
   if "://" in config.data:

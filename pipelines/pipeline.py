@@ -24,21 +24,20 @@ from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.trainer.component import Trainer
 from tfx.components.transform.component import Transform
 from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components import atomic_pusher
 from components.anomalies_gate import AnomaliesGate
-from components.serving_check import ServingCheck
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
-
 from components.baseline_resolver import PreviousBlessedModelStrategy
 from components.image_example_gen import ImageExampleGen
 from components.quantizer import Quantizer
+from components.serving_check import ServingCheck
 from components.text_csv_example_gen import TextCsvExampleGen
-from models import tasks
-from pipelines import evaluation
+from core import names
+from models import evaluation, tasks
 from pipelines.config import PipelineConfig
 
 PREPROCESSING_FN = "models.{task}.preprocessing_fn"
@@ -96,12 +95,12 @@ def make_hyperparameters(config: PipelineConfig, module_config, example_gen, tra
                  transform_graph=transform.outputs["transform_graph"], schema=schema_gen.outputs["schema"],
                  custom_config={**module_config, "tune": {"trials": config.tune_trials,
                                                           "algorithm": config.tune_algorithm,
-                                                          "max_minutes": config.tune_max_minutes}})
+                                                          "max_minutes": config.tune_max_minutes}}).with_id(names.TUNER)
   if config.hparams_uri:
     from tfx.dsl.components.common.importer import Importer  # pylint: disable=g-import-not-at-top
 
     return Importer(source_uri=config.hparams_uri, artifact_type=standard_artifacts.HyperParameters,
-                    reimport=False).with_id("hparams_importer")
+                    reimport=False).with_id(names.HPARAMS_IMPORTER)
   return None
 
 
@@ -115,7 +114,7 @@ def make_trainer(config: PipelineConfig, module_config, example_gen, transform, 
     inputs["hyperparameters"] = hyperparameters.outputs[key]
   config.check_trainer_workers()
   if config.trainer_workers == 1:
-    return Trainer(custom_config=module_config, **inputs)
+    return Trainer(custom_config=module_config, **inputs).with_id(names.TRAINER)
   from tfx.extensions.google_cloud_ai_platform import constants  # pylint: disable=g-import-not-at-top
   from tfx.extensions.google_cloud_ai_platform.trainer import component as vertex_trainer  # pylint: disable=g-import-not-at-top
   from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_executor  # pylint: disable=g-import-not-at-top
@@ -125,7 +124,7 @@ def make_trainer(config: PipelineConfig, module_config, example_gen, transform, 
       constants.ENABLE_VERTEX_KEY: True,
       constants.VERTEX_REGION_KEY: config.gcp_region,
       vertex_executor.TRAINING_ARGS_KEY: vertex_job_spec(config),
-  }, **inputs)
+  }, **inputs).with_id(names.TRAINER)
 
 
 def vertex_job_spec(config: PipelineConfig):
@@ -155,21 +154,23 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   transform_config = {**module_config,
                       "hparams": {k: v for k, v in module_config["hparams"].items() if k in transform_hparams}}
   example_gen = make_example_gen(config)
-  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"], stats_options=make_stats_options(config))
+  statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"],
+                                 stats_options=make_stats_options(config)).with_id(names.STATISTICS_GEN)
   if config.schema:
     schema_gen = ImportSchemaGen(schema_file=config.schema)
   else:
-    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                           infer_feature_shape=True).with_id(names.SCHEMA_GEN)
   example_validator = ExampleValidator(statistics=statistics_gen.outputs["statistics"],
-                                                      schema=schema_gen.outputs["schema"])
-  anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+                                       schema=schema_gen.outputs["schema"]).with_id(names.EXAMPLE_VALIDATOR)
+  anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"]).with_id(names.ANOMALIES_GATE)
   transform = Transform(
       examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN.format(task=config.task), custom_config=transform_config,
       disable_statistics=True,  # StatisticsGen already covers the raw data; this saved ~20 s of a 2-core run
       # Analyze only: the Trainer applies the graph in tf.data (models.input_pipeline), which is cheaper than
       # writing and parsing back transformed examples (12 KB of float pixels per 32x32 RGB image).
-      materialize=False)
+      materialize=False).with_id(names.TRANSFORM)
   transform.add_upstream_node(anomalies_gate)
   trainer_config = {**module_config, "num_classes": num_classes}
   hyperparameters = make_hyperparameters(config, trainer_config, example_gen, transform, schema_gen)
@@ -178,30 +179,32 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
     baseline_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,
         model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id("baseline_resolver")
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing)).with_id(names.BASELINE_RESOLVER)
   else:
     baseline_resolver = Resolver(
         strategy_class=PreviousBlessedModelStrategy,
         model=Channel(type=standard_artifacts.Model),
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-        candidate=trainer.outputs["model"]).with_id("baseline_resolver")
+        candidate=trainer.outputs["model"]).with_id(names.BASELINE_RESOLVER)
   evaluator = Evaluator(
       examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
       baseline_model=baseline_resolver.outputs["model"],
-      eval_config=evaluation.make_eval_config(config))
+      eval_config=evaluation.make_eval_config(config.min_accuracy)).with_id(names.EVALUATOR)
   # Before the Pusher: a fresh process loads the model and calls serving_default on raw eval examples.
-  serving_check = ServingCheck(model=trainer.outputs["model"], examples=example_gen.outputs["examples"])
+  serving_check = ServingCheck(model=trainer.outputs["model"],
+                               examples=example_gen.outputs["examples"]).with_id(names.SERVING_CHECK)
   # The .tflite model, judged against the float model on the eval split; pushed beside it only when blessed.
   quantizer = None
   if config.quantize != "none":
     quantizer = Quantizer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
-                          quantize=config.quantize, max_accuracy_drop=config.max_accuracy_drop)
+                          quantize=config.quantize,
+                          max_accuracy_drop=config.max_accuracy_drop).with_id(names.QUANTIZER)
   pusher = atomic_pusher.ModelPusher(  # a version appears whole or not at all
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
       tflite_model=quantizer.outputs["tflite_model"] if quantizer else None,
       push_destination=pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id("Pusher")
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,

@@ -1,1 +1,2 @@
-"""What reads a run's results back: runs from ML Metadata, the HTML report, the TensorBoard folder."""
+"""What a person looks at after a run: the HTML report and the TensorBoard folder (layer 4)."""
+import core  # noqa: F401  # pylint: disable=unused-import  # the legacy-Keras default, before any TensorFlow import

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Tuple
 
-from reports import run_summary
+from core import names
+from core.layout import OutputLayout
+from inference import run_summary
 
-LOGDIR_NAME = "tensorboard"
 EVALUATION_RUN = "evaluation"
 TUNER_RUN = "tuner"  # -> the Tuner's trial logs, <trial>/execution0/{train,validation}, with their hyperparameters
 # TFMA metric name -> the Keras tag it shares a chart with; other metrics get an "eval_" prefix.
-SHARED_TAGS = {"sparse_categorical_accuracy": "epoch_accuracy"}
+SHARED_TAGS = {names.ACCURACY: "epoch_accuracy"}
 
 
 def run_dir_name(summary: run_summary.RunSummary) -> str:
@@ -30,7 +31,7 @@ def run_dir_name(summary: run_summary.RunSummary) -> str:
 def eval_scalars(metrics: Dict[str, float]) -> Dict[str, float]:
   """TensorBoard tags for the Evaluator's metrics (example_count left out: it is not a quality measure)."""
   return {SHARED_TAGS.get(name, f"eval_{name}"): value for name, value in sorted(metrics.items())
-          if name != "example_count" and value == value}  # value == value drops NaN
+          if name != names.EXAMPLE_COUNT and value == value}  # value == value drops NaN
 
 
 def prepare_logdir(output: str) -> List[str]:
@@ -39,12 +40,12 @@ def prepare_logdir(output: str) -> List[str]:
   Idempotent: links and evaluation scalars already there are kept.
   """
   output = os.path.abspath(output)
-  logdir = os.path.join(output, LOGDIR_NAME)
+  logdir = OutputLayout(output).tensorboard_dir
   os.makedirs(logdir, exist_ok=True)
   made = []
-  for summary in run_summary.list_runs(os.path.join(output, "metadata.sqlite")):
-    model_run = summary.output_uri("Trainer", "model_run")
-    if summary.components.get("Trainer") != "ran" or not model_run or not os.path.isdir(model_run):
+  for summary in run_summary.list_runs(OutputLayout(output).metadata_path):
+    model_run = summary.output_uri(names.TRAINER, "model_run")
+    if summary.components.get(names.TRAINER) != "ran" or not model_run or not os.path.isdir(model_run):
       continue  # a cached Trainer's logs belong to the run that trained it
     run_dir = os.path.join(logdir, run_dir_name(summary))
     os.makedirs(run_dir, exist_ok=True)
@@ -53,11 +54,11 @@ def prepare_logdir(output: str) -> List[str]:
       if os.path.isdir(os.path.join(model_run, name)) and not os.path.lexists(link):
         os.symlink(os.path.join(model_run, name), link)
     evaluation_dir = os.path.join(run_dir, EVALUATION_RUN)
-    if summary.components.get("Evaluator") == "ran" and summary.metrics and not os.path.isdir(evaluation_dir):
+    if summary.components.get(names.EVALUATOR) == "ran" and summary.metrics and not os.path.isdir(evaluation_dir):
       write_scalars(evaluation_dir, eval_scalars(summary.metrics), step=last_epoch(model_run))
-    tuner_results = summary.output_uri("Tuner", "tuner_results")
-    tuner_logs = os.path.join(tuner_results, "logs") if tuner_results else None
-    if summary.components.get("Tuner") == "ran" and tuner_logs and os.path.isdir(tuner_logs) and \
+    tuner_results = summary.output_uri(names.TUNER, "tuner_results")
+    tuner_logs = os.path.join(tuner_results, names.TUNER_LOGS_DIR) if tuner_results else None
+    if summary.components.get(names.TUNER) == "ran" and tuner_logs and os.path.isdir(tuner_logs) and \
         not os.path.lexists(os.path.join(run_dir, TUNER_RUN)):
       os.symlink(tuner_logs, os.path.join(run_dir, TUNER_RUN))  # one run per trial: the HParams dashboard
     if summary.compression and not os.path.isdir(os.path.join(run_dir, "model-float")):
@@ -72,7 +73,7 @@ def compression_scalars(report) -> Dict[str, Dict[str, float]]:
   def tags(side):
     return {"model/size_kib": side["bytes"] / 1024, "model/gzip_size_kib": side["gzip_bytes"] / 1024,
             "model/sparsity": side.get("sparsity", 0.0), "model/latency_ms_batch1": side["latency_ms"],
-            "model/eval_accuracy": side["metrics"]["sparse_categorical_accuracy"]}
+            "model/eval_accuracy": side["metrics"][names.ACCURACY]}
 
   float_tags = tags(report["float"])
   tflite_tags = tags(report["compressed"])
@@ -123,7 +124,7 @@ def serve(output: str, port: int = 6006, host: str = "127.0.0.1", reload_seconds
   from tensorboard import program  # pylint: disable=g-import-not-at-top
 
   runs = prepare_logdir(output)
-  logdir = os.path.join(os.path.abspath(output), LOGDIR_NAME)
+  logdir = OutputLayout(os.path.abspath(output)).tensorboard_dir
   print(f"[modelfab] {len(runs)} trained run(s) in {logdir}", flush=True)
   board = program.TensorBoard()
   argv = [None, "--logdir", logdir, "--host", host, "--port", str(port), "--load_fast", "false"]

@@ -17,7 +17,9 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from serving import model_loader
+from inference import model_loader
+
+from core import model_files
 from serving.batching import Batcher
 
 VERSION_POLICIES = ("latest", "all")
@@ -34,11 +36,11 @@ class ServedVersion:
     return self.batcher.submit(examples)
 
 
-def warmup_examples(metadata: model_loader.ModelMetadata) -> List[bytes]:
+def warmup_examples(metadata: model_files.ModelMetadata) -> List[bytes]:
   """One raw example of the model's modality (a small gray PNG, or a short text), to warm the graph up."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
-  from serving.predict import serialized_examples  # pylint: disable=g-import-not-at-top
+  from inference.predict import serialized_examples  # pylint: disable=g-import-not-at-top
 
   if metadata.modality == "text":
     value = b"warm up"
@@ -102,7 +104,7 @@ class ModelServer:
   def poll(self) -> None:
     """Loads new versions that the policy wants and retires versions it no longer wants."""
     for name in self.names():
-      on_disk = model_loader.version_dirs(os.path.join(self.root, name))
+      on_disk = model_files.version_dirs(os.path.join(self.root, name))
       wanted = on_disk[:1] if self.version_policy == "latest" else on_disk
       with self._lock:
         loaded = set(self._versions.get(name, {}))

@@ -19,7 +19,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-LOG_DIR = "request_logs"
+from core.layout import OutputLayout
+
 PREFIX = "modelfab_"
 
 
@@ -30,7 +31,7 @@ class RequestLogger:
                on_error: Optional[Callable[[str], None]] = None):
     if not 0.0 <= rate <= 1.0:
       raise ValueError(f"--log-requests must be between 0 and 1, got {rate}")
-    self.root = os.path.join(output, LOG_DIR)
+    self.root = OutputLayout(output).request_logs_root
     self.rate = rate
     self.records_per_file = records_per_file
     self.on_error = on_error or (lambda reason: None)
@@ -102,7 +103,7 @@ def read_request_logs(output: str, model: str, since: float = 0.0) -> List[Dict[
   """The logged examples of `model` at or after `since` (Unix seconds), as dicts of plain values, oldest first."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  folder = os.path.join(output, LOG_DIR, model)
+  folder = OutputLayout(output).request_logs_dir(model)
   if not os.path.isdir(folder):
     return []
   rows = []

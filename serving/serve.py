@@ -1,12 +1,13 @@
 """`modelfab serve`: the pushed models under `<output>/serving/` behind TF Serving's REST API (uvicorn)."""
 from __future__ import annotations
 
-import os
 from typing import List, Optional
 
+from core.layout import OutputLayout
 from serving.model_server import ModelServer
 from serving.request_log import RequestLogger
-from serving.rest_api import Metrics, create_app
+from serving.metrics import Metrics
+from serving.rest_api import create_app
 
 
 def make_server(output: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
@@ -14,7 +15,7 @@ def make_server(output: str, model_names: Optional[List[str]] = None, version_po
                 log_requests: float = 0.0):
   """(ModelServer, FastAPI app, RequestLogger) with the metrics wired; models load when the server starts."""
   metrics = Metrics()
-  server = ModelServer(os.path.join(output, "serving"), model_names, version_policy, poll_seconds, max_batch_size,
+  server = ModelServer(OutputLayout(output).serving_root, model_names, version_policy, poll_seconds, max_batch_size,
                        batch_timeout,
                        on_batch=lambda name, version, size: metrics.batch_size.labels(name).observe(size))
   logger = RequestLogger(output, log_requests, on_error=lambda reason: metrics.log_errors.labels(reason).inc())
@@ -36,7 +37,7 @@ def serve(output: str, model_names: Optional[List[str]] = None, host: str = "127
   for name in names:
     print(f"[modelfab] {name}: serving version(s) {', '.join(loaded.get(name, [])) or 'none yet'}", flush=True)
   if log_requests:
-    print(f"[modelfab] logging {log_requests:.0%} of requests to {os.path.join(output, 'request_logs')}", flush=True)
+    print(f"[modelfab] logging {log_requests:.0%} of requests to {OutputLayout(output).request_logs_root}", flush=True)
   print(f"[modelfab] TF Serving REST API at http://{host}:{port}/v1/models/<name> "
         f"(metrics at /monitoring/prometheus/metrics); Ctrl+C stops", flush=True)
   try:

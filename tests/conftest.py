@@ -1,18 +1,66 @@
-"""Shared test fixtures: small image trees made on the fly, a subset of the embedded digits."""
+"""Shared test fixtures: small image trees made on the fly, a subset of the embedded digits, two real pipeline runs,
+free ports and waiting for a server; the `e2e` marking of tests that use a pipeline run."""
 import io
 import os
 import pathlib
 import shutil
+import socket
+import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import core  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import  # the legacy-Keras default, first
 import numpy as np  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DIGITS = REPO / "data" / "digits"
+
+
+def free_ports(count: int = 1):
+  """`count` distinct loopback TCP ports that nothing listens on (held together while they are picked)."""
+  sockets = [socket.socket() for _ in range(count)]
+  try:
+    for s in sockets:
+      s.bind(("127.0.0.1", 0))
+    return [s.getsockname()[1] for s in sockets]
+  finally:
+    for s in sockets:
+      s.close()
+
+
+@pytest.fixture(scope="session")
+def free_port():
+  """A function that returns a loopback TCP port nothing listens on."""
+  return lambda: free_ports(1)[0]
+
+
+def wait_until(check, timeout: float, what: str, process=None, interval: float = 0.5):
+  """Calls `check()` until it returns a true value (an OSError counts as not yet) and returns that value. Fails the
+  test naming `what` when `timeout` seconds pass, or at once when `process` (a Popen) exits, with its output."""
+  deadline = time.time() + timeout
+  while True:
+    if process is not None and process.poll() is not None:
+      output = process.stdout.read() if process.stdout else ""
+      pytest.fail(f"{what}: the process exited with status {process.returncode}\n{output}")
+    try:
+      value = check()
+      if value:
+        return value
+    except OSError:
+      pass
+    if time.time() >= deadline:
+      if process is not None:
+        process.kill()
+      pytest.fail(f"{what}: not within {timeout:.0f} s")
+    time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def wait_for():
+  """`wait_until` as a fixture: wait_for(check, timeout, what, process=None)."""
+  return wait_until
 
 
 def write_image(path: pathlib.Path, size=(8, 8), mode="L", fmt="PNG", seed=0) -> pathlib.Path:
@@ -101,8 +149,8 @@ _exit_status = {}
 def two_runs(tmp_path_factory):
   """One output dir with two real pipeline runs on 20 digits per class: the first blessed and pushed, the second
   (2 epochs, so worse than its baseline) not blessed. Returns (output dir, [first run id, second run id])."""
-  from pipelines import cli  # pylint: disable=g-import-not-at-top
-  from reports import run_summary  # pylint: disable=g-import-not-at-top
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
 
   root = tmp_path_factory.mktemp("two-runs")
   data = copy_digits_subset(root / "digits", per_class=20)
@@ -112,6 +160,17 @@ def two_runs(tmp_path_factory):
   assert cli.main(common + ["--epochs", "2"]) == 0
   runs = run_summary.list_runs(str(output / "metadata.sqlite"))
   return output, [r.run_id for r in runs]
+
+
+# Fixtures that are whole pipeline runs: a test that uses one, directly or through another fixture, is end to end.
+PIPELINE_RUN_FIXTURES = {"two_runs", "first_run", "text_run", "tuned"}
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+  """Marks the tests that use a pipeline-run fixture `e2e` (`make test-fast` leaves them out)."""
+  for item in items:
+    if PIPELINE_RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+      item.add_marker(pytest.mark.e2e)
 
 
 def pytest_sessionfinish(session, exitstatus):

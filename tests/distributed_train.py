@@ -15,9 +15,9 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import core  # noqa: E402,F401  # pylint: disable=unused-import,wrong-import-position  # the legacy-Keras default
 
 
 def main(argv=None):

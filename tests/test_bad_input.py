@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, write_image, write_tiny_checkpoint
-from pipelines import cli, data_check
-from reports import run_summary
+from cli import main as cli
+from pipelines import data_check
+from inference import run_summary
 from pipelines import config as config_lib
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -426,7 +427,7 @@ def test_tolerated_images_pass_the_check_with_a_note_for_hidden_files(tmp_path, 
 
 
 def test_tolerated_csv_forms_pass_the_check(tmp_path):
-  from components import text_csv  # pylint: disable=g-import-not-at-top
+  from readers import text_csv  # pylint: disable=g-import-not-at-top
 
   path = tmp_path / "r.csv"
   long_text = "word " * 20_000
@@ -440,11 +441,12 @@ def test_tolerated_csv_forms_pass_the_check(tmp_path):
 
 def test_predict_on_a_text_model_given_images_is_refused_by_modality(tmp_path, capsys):
   """Metadata alone decides: a model folder whose metadata says text refuses images before anything runs."""
-  from serving import model_loader  # pylint: disable=g-import-not-at-top
+  from inference import model_loader  # pylint: disable=g-import-not-at-top
+  from core import model_files  # pylint: disable=g-import-not-at-top
 
   model = tmp_path / "text-model" / "5"
   model.mkdir(parents=True)
-  loaded = model_loader.LoadedModel(str(model), model_loader.ModelMetadata("text_bert", ["text"], ["neg", "pos"]),
+  loaded = model_loader.LoadedModel(str(model), model_files.ModelMetadata("text_bert", ["text"], ["neg", "pos"]),
                                     serving_fn=None)
   with pytest.raises(model_loader.ModelError, match="classifies texts .* not images; give it --text"):
     loaded.check_modality("image")

@@ -6,7 +6,7 @@ from tfx.types import standard_artifacts
 
 from components.baseline_resolver import (BLESSING_KEY, MODEL_KEY, PreviousBlessedModelStrategy,
                                           has_evaluation_signature, pick_baseline)
-from models import features
+from core import features
 
 
 def _model(artifact_id, root=None, signatures=("serving_default", features.EVALUATION_SIGNATURE)):

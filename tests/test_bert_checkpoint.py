@@ -7,7 +7,7 @@ from transformers.modeling_tf_pytorch_utils import convert_tf_weight_name_to_pt_
 from conftest import write_tiny_checkpoint
 
 from models import bert_checkpoint
-from models.bert_checkpoint import CheckpointError
+from core.errors import CheckpointError
 
 def test_every_encoder_weight_is_loaded(tmp_path):
   state = write_tiny_checkpoint(tmp_path / "ckpt")

@@ -4,15 +4,16 @@ import subprocess
 import sys
 
 from conftest import REPO, write_image
-from pipelines import cli
+from cli import main as cli
+from cli import run
 
-MODELFAB = [sys.executable, "-m", "pipelines.cli"]
+MODELFAB = [sys.executable, "-m", "cli.main"]
 
 
 def test_help_answers_without_importing_tensorflow():
   result = subprocess.run(MODELFAB + ["--help"], capture_output=True, text=True, cwd=REPO, timeout=60, check=True)
   assert "run" in result.stdout and "predict" in result.stdout
-  probe = subprocess.run([sys.executable, "-c", "import sys; from pipelines import cli; "
+  probe = subprocess.run([sys.executable, "-c", "import sys; from cli import main as cli; "
                           "cli.build_parser(); print('tensorflow' in sys.modules, 'tfx' in sys.modules)"],
                          capture_output=True, text=True, cwd=REPO, timeout=60, check=True)
   assert probe.stdout.split() == ["False", "False"]
@@ -67,7 +68,7 @@ def test_predict_names_missing_model_and_bad_image(tmp_path, capsys):
 def test_config_from_args_maps_flags():
   args = cli.build_parser().parse_args(["run", "--epochs", "3", "--strategy", "mirrored", "--beam-arg=--x=1",
                                         "--no-cache", "--image-size", "16"])
-  config = cli.config_from_args(args)
+  config = run.config_from_args(args)
   assert config.hparams["epochs"] == 3 and config.hparams["image_size"] == 16
   assert config.strategy == "mirrored" and config.beam_args[-1] == "--x=1" and not config.enable_cache
   assert os.path.basename(config.data) == "digits"

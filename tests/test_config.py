@@ -1,7 +1,7 @@
 """Presets and overrides."""
 import pytest
 
-from pipelines import config
+from pipelines import config, fingerprint
 
 
 def test_preset_overrides_merge_hparams_and_ignore_none():
@@ -30,7 +30,7 @@ def test_module_config_carries_task_hparams_and_code_fingerprint():
   c = config.preset("digits-cnn", hparams={"epochs": 2})
   module_config = c.module_custom_config()
   assert module_config["task"] == "image_cnn" and module_config["hparams"]["epochs"] == 2
-  assert module_config["code_fingerprint"] == config.code_fingerprint()
+  assert module_config["code_fingerprint"] == fingerprint.code_fingerprint()
   assert len(module_config["code_fingerprint"]) == 16
 
 

@@ -6,7 +6,8 @@ from conftest import REPO
 
 SCRIPT = """
 import logging, os, sys
-from pipelines import console
+
+from cli import console
 with console.ConsoleLog(sys.argv[1], verbose=sys.argv[2] == "1"):
   os.write(2, b"E cuda_dnn.cc Unable to register cuDNN factory\\n")   # what TensorFlow's C++ code does
   logging.getLogger("apache_beam").warning("a Beam warning")
@@ -38,7 +39,7 @@ def test_verbose_leaves_everything_on_the_terminal(tmp_path):
 
 
 def test_a_modelfab_error_shows_no_cuda_lines(tmp_path):
-  result = subprocess.run([sys.executable, "-m", "pipelines.cli", "predict", "--model", str(tmp_path / "none"),
+  result = subprocess.run([sys.executable, "-m", "cli.main", "predict", "--model", str(tmp_path / "none"),
                            "--text", "x"], cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines() == [f"modelfab: error: {tmp_path / 'none'}: no such model directory"]

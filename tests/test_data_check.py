@@ -4,9 +4,10 @@ import gzip
 import pytest
 import tensorflow as tf
 
-from components.image_folder import DataError
+from core.errors import DataError
 from conftest import write_image
 from pipelines import config, data_check
+from readers import tfrecords
 
 
 def _example(label):
@@ -37,17 +38,17 @@ def test_tfrecord_errors_name_file_and_record(tmp_path):
     w.write(_example(b"cat"))
     w.write(tf.train.Example().SerializeToString())
   with pytest.raises(DataError, match=r"one.tfrecord: record 1 has no 'label'"):
-    data_check.count_tfrecord_classes(str(tmp_path))
+    tfrecords.count_tfrecord_classes(str(tmp_path))
   (tmp_path / "one.tfrecord").write_bytes(gzip.compress(b"garbage"))
   with pytest.raises(DataError, match="one.tfrecord: not a readable TFRecord"):
-    data_check.count_tfrecord_classes(str(tmp_path))
+    tfrecords.count_tfrecord_classes(str(tmp_path))
 
 
 def test_tfrecord_single_class_is_refused(tmp_path):
   with tf.io.TFRecordWriter(str(tmp_path / "one.tfrecord")) as w:
     w.write(_example(b"cat"))
   with pytest.raises(DataError, match="1 distinct value"):
-    data_check.count_tfrecord_classes(str(tmp_path))
+    tfrecords.count_tfrecord_classes(str(tmp_path))
 
 
 def test_estimate_examples_counts_images_and_csv_rows(tmp_path):

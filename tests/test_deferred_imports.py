@@ -14,10 +14,12 @@ def _run(code: str) -> str:
   return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.e2e  # a fresh Python process imports TFX
 def test_building_the_pipeline_imports_neither_the_infra_validator_nor_keras_tuner():
   """What the deferral is for: the modules only tfx/components/__init__.py brings in stay out of a pipeline build."""
   out = _run("""
 import sys
+
 from pipelines import config, pipeline
 pipeline.create_pipeline(config.PipelineConfig(data="data/digits", pipeline_name="p", task="image_cnn",
                                                output="/tmp/unused"), num_classes=10)
@@ -27,6 +29,7 @@ print(sorted(m for m in ("kubernetes", "keras_tuner", "tfx.components.infra_vali
   assert out == "[] False"
 
 
+@pytest.mark.e2e  # a fresh Python process imports TFX
 def test_names_of_the_package_init_still_import_and_are_the_same_classes():
   out = _run("""
 from pipelines import deferred_imports

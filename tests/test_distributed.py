@@ -4,27 +4,17 @@ MirroredStrategy on 2 logical CPU devices for the CNN and the tiny BERT. Each ru
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import review_vocab, write_tiny_checkpoint
+from conftest import free_ports, review_vocab, write_tiny_checkpoint
+
+pytestmark = pytest.mark.e2e  # whole pipeline runs or processes working together
 
 SCRIPT = pathlib.Path(__file__).with_name("distributed_train.py")
-
-
-def _free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  try:
-    for s in sockets:
-      s.bind(("127.0.0.1", 0))
-    return [s.getsockname()[1] for s in sockets]
-  finally:
-    for s in sockets:
-      s.close()
 
 
 def _start(out, *args, env=None):
@@ -54,7 +44,7 @@ def _result(out):
 def test_multi_worker_two_processes_end_identical_and_export_once(transformed_dataset, tmp_path):
   train_files, eval_files, transform_dir, _ = transformed_dataset
   data = json.dumps([train_files, eval_files, transform_dir])
-  ports = _free_ports(2)
+  ports = free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   export_dir = tmp_path / "export"
   processes = []

@@ -2,16 +2,17 @@
 import pytest
 import tensorflow_model_analysis as tfma
 
-from models import features
-from pipelines import config, evaluation
+from core import features, names
+from pipelines import config
+from models import evaluation
 
 
 def test_eval_config_has_thresholds_metrics_and_raw_input_signatures():
-  eval_config = evaluation.make_eval_config(config.preset("digits-cnn", min_accuracy=0.93))
+  eval_config = evaluation.make_eval_config(0.93)
   spec = eval_config.model_specs[0]
   assert spec.signature_name == features.EVALUATION_SIGNATURE and spec.label_key == features.RAW_LABEL_KEY
   assert not spec.preprocessing_function_names  # the label is mapped by the signature's class names, not Transform
-  assert all(m.module == "pipelines.evaluation" for s in eval_config.metrics_specs for m in s.metrics
+  assert all(m.module == "models.evaluation" for s in eval_config.metrics_specs for m in s.metrics
              if m.class_name == "SparseCategoricalAccuracy")  # ours, not Keras's
   names = [m.class_name for s in eval_config.metrics_specs for m in s.metrics]
   assert {"SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot", "ExampleCount"} == set(names)
@@ -25,7 +26,7 @@ def test_tfma_takes_the_stated_model_type_without_loading_the_model(monkeypatch,
 
   loads = []
   monkeypatch.setattr(model_util.tf.keras.models, "load_model", lambda *a, **k: loads.append(a))
-  spec = evaluation.make_eval_config(config.preset("digits-cnn")).model_specs[0]
+  spec = evaluation.make_eval_config(config.preset("digits-cnn").min_accuracy).model_specs[0]
   assert model_util.get_model_type(spec, str(tmp_path)) == tfma.TF_GENERIC and loads == []
   spec.ClearField("model_type")
   model_util.get_model_type(spec, str(tmp_path))
@@ -49,8 +50,8 @@ def test_accuracy_matches_keras_sparse_categorical_accuracy(tmp_path):
                         output_path=str(tmp_path))
   metrics = tfma.load_metrics(str(tmp_path))
   values = {m.key.name: m.value.double_value.value for record in metrics for m in record.metric_keys_and_values}
-  assert values[evaluation.ACCURACY] == pytest.approx(float(keras_accuracy.result()), abs=1e-6)
-  assert 0.4 < values[evaluation.ACCURACY] < 0.8  # neither all right nor all wrong
+  assert values[names.ACCURACY] == pytest.approx(float(keras_accuracy.result()), abs=1e-6)
+  assert 0.4 < values[names.ACCURACY] < 0.8  # neither all right nor all wrong
 
 
 def test_accuracy_shares_the_confusion_matrix_pass():
@@ -58,7 +59,7 @@ def test_accuracy_shares_the_confusion_matrix_pass():
   from tensorflow_model_analysis.evaluators import metrics_plots_and_validations_evaluator as evaluator  # pylint: disable=g-import-not-at-top
   from tensorflow_model_analysis.metrics import metric_specs  # pylint: disable=g-import-not-at-top
 
-  eval_config = evaluation.make_eval_config(config.preset("digits-cnn"))
+  eval_config = evaluation.make_eval_config(config.preset("digits-cnn").min_accuracy)
   computations = metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config)
   combiners = [type(c.combiner).__name__ for c in evaluator._filter_and_separate_computations(computations)[0]]  # pylint: disable=protected-access
   assert combiners.count("_MultiClassConfusionMatrixCombiner") == 1

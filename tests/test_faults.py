@@ -1,6 +1,7 @@
 """Faults: a run SIGKILLed in each component, then re-run; a push killed mid-copy; a full disk; a read-only output
 dir; two runs on one output dir. Nothing is lost and no half-copied version ever appears under serving/."""
 import errno
+import fcntl
 import os
 import pathlib
 import re
@@ -15,10 +16,12 @@ import pytest
 
 from conftest import REPO, copy_digits_subset
 from components import atomic_pusher
-from pipelines import cli, output_dir
-from reports import run_summary
+from cli import formatting
+from cli import main as cli
+from core import output_dir
+from inference import run_summary
 
-MODELFAB = [sys.executable, "-m", "pipelines.cli"]
+MODELFAB = [sys.executable, "-m", "cli.main"]
 EPOCHS = 12
 
 
@@ -54,6 +57,7 @@ def _run_until(argv, pattern, after_seconds=0.0, timeout=600):
   return "".join(lines)
 
 
+@pytest.mark.e2e
 def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   data = copy_digits_subset(tmp_path / "my digits", per_class=20)
   (data / "3").rename(data / "drei ü")  # spaces and non-ASCII in paths and class names, through every component
@@ -77,7 +81,7 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   _run_until(argv, rf"^Epoch 4/{EPOCHS}", 0.0)  # three epochs done, each backed up
   assert states()["ImageExampleGen"] == "cached" and states()["Transform"] == "ran"
   assert states()["Trainer"] == "interrupted"
-  assert cli.format_runs(run_summary.list_runs(store)).splitlines()[-1].split()[4:7] == [
+  assert formatting.format_runs(run_summary.list_runs(store)).splitlines()[-1].split()[4:7] == [
       "interrupted", "in", "Trainer"]
   fourth = _run_until(argv, r"^\[modelfab\] Pusher \.\.\.", 0.0)
   first_epoch = re.search(r"^Epoch (\d+)/", fourth, re.M)
@@ -94,7 +98,7 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   versions = _complete_versions_only(serving)
   assert set(versions_after_kill) <= set(versions) and len(versions) >= 1  # nothing lost
   assert not [e for e in serving.iterdir() if e.name.startswith(atomic_pusher.TEMP_PREFIX)]
-  from serving import predict  # pylint: disable=g-import-not-at-top
+  from inference import predict  # pylint: disable=g-import-not-at-top
 
   labels = [label for label, _ in predict.predict_images(str(serving), [str(REPO / "data/digits/3/0003.png")])]
   assert labels[0] in {"0", "1", "2", "drei ü", "4", "5", "6", "7", "8", "9"}
@@ -110,6 +114,7 @@ def _fake_model(path: pathlib.Path, megabytes: int) -> pathlib.Path:
   return path
 
 
+@pytest.mark.e2e
 def test_push_killed_mid_copy_leaves_no_version_and_the_next_push_cleans_up(tmp_path):
   model = _fake_model(tmp_path / "model", megabytes=300)
   base = tmp_path / "serving"
@@ -178,25 +183,35 @@ def test_a_second_run_on_a_busy_output_dir_stops_at_once_naming_the_holder(tmp_p
   assert not (output / "metadata.sqlite").exists()
 
 
-def test_wait_takes_the_lock_once_the_holder_releases_it(tmp_path):
-  released = threading.Event()
+def test_wait_takes_the_lock_once_the_holder_releases_it(tmp_path, monkeypatch):
+  taken, waiting, releasing = threading.Event(), threading.Event(), threading.Event()
+  blocking_flock = fcntl.flock
+
+  def flock(fd, operation):
+    if operation == fcntl.LOCK_EX:  # the blocking wait of `locked(wait=True)` (a try is LOCK_EX | LOCK_NB)
+      waiting.set()
+    return blocking_flock(fd, operation)
+
+  monkeypatch.setattr(fcntl, "flock", flock)
 
   def hold():
     with output_dir.locked(str(tmp_path)):
-      time.sleep(1.5)
-    released.set()
+      taken.set()
+      assert waiting.wait(60)  # the other thread is blocked on the lock
+      releasing.set()  # still held: set before the lock is dropped
 
   holder = threading.Thread(target=hold)
   holder.start()
-  time.sleep(0.3)
+  assert taken.wait(60)
   with pytest.raises(output_dir.OutputBusy):
     with output_dir.locked(str(tmp_path)):
       pass
   with output_dir.locked(str(tmp_path), wait=True):
-    assert released.is_set()
+    assert releasing.is_set()
   holder.join()
 
 
+@pytest.mark.e2e
 def test_runs_reads_the_store_while_a_run_is_in_progress(tmp_path, capsys):
   data = copy_digits_subset(tmp_path / "digits", per_class=10)
   output = tmp_path / "out"

@@ -8,7 +8,8 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from conftest import png_bytes
-from models import features, image_cnn
+from core import features
+from models import image_cnn
 
 
 def _transform(raw_examples, custom_config, temp_dir):

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from components import image_example_gen
-from components.image_folder import DataError
+from core.errors import DataError
 from conftest import write_image
 
 
@@ -36,7 +36,7 @@ def test_examples_keep_encoded_bytes_label_and_filename(tmp_path):
 def test_records_are_the_deterministic_serialization_tfx_splits_by(tmp_path):
   """The bytes passed on are what TFX's split hashed when Example objects were passed on (the same examples land in
   the same split as before), and they parse back to the same Example."""
-  from components import image_folder  # pylint: disable=g-import-not-at-top
+  from readers import image_folder  # pylint: disable=g-import-not-at-top
   from tfx.components.example_gen import base_example_gen_executor  # pylint: disable=g-import-not-at-top
   from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
 

@@ -1,8 +1,8 @@
 """The ImageFolder reader: what it accepts and the errors that name the bad path."""
 import pytest
 
-from components import image_folder
-from components.image_folder import DataError
+from readers import image_folder
+from core.errors import DataError
 from conftest import write_image
 
 
@@ -88,7 +88,8 @@ def test_a_second_listing_decodes_only_files_changed_since_the_first(tmp_path, m
 
 _CHILD_CHECK = """
 import sys
-from components import image_folder
+
+from readers import image_folder
 check = image_folder.BackgroundDecodeCheck(sys.argv[1:])
 assert check._process is not None, "expected a forked child (no TensorFlow loaded here)"
 try:

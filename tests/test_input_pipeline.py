@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features, input_pipeline
+from core import features
+from models import input_pipeline
 
 
 def test_counts_records(transformed_dataset):

@@ -1,12 +1,14 @@
 """Compiling `create_pipeline` for Kubeflow Pipelines v2 / Vertex AI, with the network cut off."""
 import json
+import re
 import socket
 
 import kfp.components
 import pytest
 import yaml
 
-from pipelines import cli, config, kubeflow_v2_runner
+from cli import main as cli
+from pipelines import config, kubeflow_v2_runner
 
 IMAGE = "us-docker.pkg.dev/my-project/modelfab/modelfab:0.1.0"
 ROOT = "gs://my-bucket/modelfab"
@@ -130,8 +132,9 @@ def test_dockerfile_pins_tfx_installs_the_lock_and_every_package():
   tfx_version = pyproject.split('"tfx[kfp]==', 1)[1].split('"', 1)[0]
   assert f"FROM gcr.io/tfx-oss-public/tfx:{tfx_version}\n" in dockerfile
   assert "COPY requirements.lock" in dockerfile and "-r requirements.lock" in dockerfile
-  for package in ("pipelines", "components", "models", "serving", "reports", "data"):  # dotted module paths and the embedded data
-    assert f"COPY {package} ./{package}" in dockerfile
+  packages = re.search(r"include = \[(.*?)\]", pyproject).group(1)
+  for package in [p.strip().strip('"*') for p in packages.split(",")] + ["data"]:  # every package, the embedded data
+    assert f"COPY {package} ./{package}" in dockerfile, package
   assert f"WORKDIR {kubeflow_v2_runner.CONTAINER_ROOT}" in dockerfile
 
 

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from conftest import DIGITS
-from pipelines import cli
-from serving import model_loader, predict, request_log
+from cli import main as cli
+from inference import model_loader, predict
+from serving import request_log
 
 MODEL = "digits-cnn"
 
@@ -89,7 +90,7 @@ def test_shifted_traffic_raises_an_alert(two_runs, capsys, shift):
   assert any(line.startswith("input drift") and "brightness" in line for line in alerts), out
   assert "ALERT: a threshold was crossed" in out and "result: " in out
   from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
-  from serving import monitor  # pylint: disable=g-import-not-at-top
+  from monitoring import monitor  # pylint: disable=g-import-not-at-top
 
   scalars = tensorboard_logs.read_scalars(monitor.tensorboard_dir(str(output), MODEL))
   assert scalars["input_drift/brightness"][-1][1] > 0.2  # the alert, as TensorBoard shows it

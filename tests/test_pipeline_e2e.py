@@ -5,16 +5,19 @@ with a changed hyperparameter (new model, compared with the previous blessed one
 """
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import DIGITS, copy_digits_subset
-from models import features
-from pipelines import cli
-from reports import run_summary
-from serving import predict
+from core import features
+from cli import main as cli
+from inference import run_summary
+from inference import predict
+
+pytestmark = pytest.mark.e2e  # whole pipeline runs or processes working together
 
 PER_CLASS = 50
 EPOCHS = 15
@@ -175,3 +178,20 @@ def test_anomalies_against_a_curated_schema_stop_the_run_before_transform(tmp_pa
   err = capsys.readouterr().err
   assert "data does not match the schema" in err and "feature 'label'" in err
   assert not (output / "pipeline" / "Transform").exists() and not (output / "serving").exists()
+
+
+def test_a_change_to_a_module_outside_models_that_the_trainer_runs_retrains(first_run, tmp_path, monkeypatch):
+  """The cache key covers every project module Transform and the Trainer import: a copy of the code with one
+  line added to core/model_files.py (imported by models/trainer.py) re-runs them; the data stays cached."""
+  from pipelines import fingerprint  # pylint: disable=g-import-not-at-top
+
+  data, output, _ = first_run
+  for package in ("core", "models"):
+    shutil.copytree(fingerprint.REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+  with open(tmp_path / "core" / "model_files.py", "a", encoding="utf-8") as f:
+    f.write("\n# changed\n")
+  monkeypatch.setattr(fingerprint, "REPO_ROOT", tmp_path)
+  assert _run(data, output) == 0
+  summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
+  assert summary.components["ImageExampleGen"] == "cached" and summary.components["StatisticsGen"] == "cached"
+  assert summary.components["Transform"] == "ran" and summary.components["Trainer"] == "ran"

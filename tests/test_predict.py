@@ -1,7 +1,7 @@
 """Finding the pushed model to load."""
 import pytest
 
-from serving import predict
+from inference import predict
 
 
 def test_resolves_newest_version_or_the_given_version(tmp_path):

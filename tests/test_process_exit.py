@@ -1,4 +1,4 @@
-"""serving.process_exit: a fast exit that keeps what a normal exit does."""
+"""core.process_exit: a fast exit that keeps what a normal exit does."""
 import subprocess
 import sys
 
@@ -10,7 +10,8 @@ def test_exit_without_teardown_still_joins_threads_runs_exit_handlers_and_flushe
   other threads finish, exit handlers run, buffered output is written, and the status is the one given."""
   script = f"""
 import atexit, sys, threading, time
-from serving import process_exit
+
+from core import process_exit
 out = {str(tmp_path)!r}
 def late_write():
   time.sleep(0.5)
@@ -27,7 +28,7 @@ print("never")
 
 
 def test_the_command_exits_through_it():
-  from pipelines import cli  # pylint: disable=g-import-not-at-top
-  from serving import process_exit  # pylint: disable=g-import-not-at-top
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
+  from core import process_exit  # pylint: disable=g-import-not-at-top
 
   assert cli.exit_without_teardown is process_exit.exit_without_teardown

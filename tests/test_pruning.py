@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, image_cnn, pruning, trainer
-from serving import predict
+from core import features
+from models import image_cnn, pruning, trainer
+from inference import predict
 
 
 def _train_pruned(transformed_dataset, work, strategy_name, sparsity=0.5, epochs=6):
@@ -56,6 +57,7 @@ def test_export_has_every_signature_and_no_pruning_wrappers(pruned):
   assert not [v.name for v in loaded.variables if "prune" in v.name or v.name.startswith("mask")]
 
 
+@pytest.mark.e2e
 def test_pruning_under_mirrored_strategy_on_two_logical_cpus(transformed_dataset, tmp_path):
   train_files, eval_files, transform_dir, _ = transformed_dataset
   process = subprocess.run(

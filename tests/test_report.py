@@ -1,5 +1,5 @@
 """`modelfab report`: the HTML page and PNG figures of a run, rendered in headless Chromium."""
-import pathlib
+
 import re
 import shutil
 import subprocess
@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from pipelines import cli
-from reports import report, run_summary
+from cli import main as cli
+from reports import figures, report_data
+from inference import run_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -38,21 +39,21 @@ def _stats():
 
 
 def test_feature_rows_and_label_counts_from_statistics():
-  rows = {row["feature"]: row for row in report.feature_rows(_stats())}
+  rows = {row["feature"]: row for row in report_data.feature_rows(_stats())}
   assert rows["label"]["type"] == "STRING" and rows["label"]["missing"] == "6.7%"
   assert "2 unique" in rows["label"]["summary"] and "cat (20)" in rows["label"]["summary"]
   assert rows["size"]["summary"] == "mean 2.5, std 0.5, min 1, max 4"
   assert rows["image"]["summary"] == "2900 bytes on average (min 2500, max 3300)" and rows["image"]["type"] == "BYTES"
-  assert report.label_counts(_stats()) == {"cat": 20, "dog": 8}
+  assert report_data.label_counts(_stats()) == {"cat": 20, "dog": 8}
 
 
 def test_confusion_matrix_figure_is_a_png_of_the_class_grid():
-  figure = report.plot_confusion_matrix(np.array([[5.0, 1.0], [0.0, 4.0]]), ["cat", "dog"])
+  figure = figures.plot_confusion_matrix(np.array([[5.0, 1.0], [0.0, 4.0]]), ["cat", "dog"])
   assert figure.png.startswith(b"\x89PNG") and figure.name == "confusion_matrix"
 
 
 def test_classes_sort_by_number_then_name():
-  assert sorted(["10", "9", "b", "1", "a"], key=report._natural_key) == ["1", "9", "10", "a", "b"]
+  assert sorted(["10", "9", "b", "1", "a"], key=figures.natural_key) == ["1", "9", "10", "a", "b"]
 
 
 def _report(output, run_id, tmp_path, capsys):
@@ -140,5 +141,5 @@ def test_read_anomalies_names_the_feature_per_split(tmp_path):
   (tmp_path / "Split-eval" / "SchemaDiff.pb").write_bytes(anomalies.SerializeToString())
   (tmp_path / "Split-train").mkdir()
   (tmp_path / "Split-train" / "SchemaDiff.pb").write_bytes(anomalies_pb2.Anomalies().SerializeToString())
-  assert report.read_anomalies(str(tmp_path)) == {
+  assert report_data.read_anomalies(str(tmp_path)) == {
       "eval": ["label: Examples contain values missing from the schema: 9 (~10%)."], "train": []}

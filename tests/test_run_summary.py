@@ -4,8 +4,8 @@ import pathlib
 
 import pytest
 
-from pipelines import cli
-from reports import run_summary
+from cli import main as cli
+from inference import eval_metrics, run_summary
 
 
 def test_two_runs_one_blessed_one_not(two_runs):
@@ -23,7 +23,7 @@ def test_two_runs_one_blessed_one_not(two_runs):
   assert {"Trainer", "Evaluator", "Pusher"} <= set(second.executed())
   assert first.metrics["sparse_categorical_accuracy"] > second.metrics["sparse_categorical_accuracy"]
   assert second.baseline_model == first.output_uri("Trainer", "model")
-  matrix = run_summary.read_confusion_matrix(first.output_uri("Evaluator", "evaluation"))
+  matrix = eval_metrics.read_confusion_matrix(first.output_uri("Evaluator", "evaluation"))
   assert matrix.sum() == first.metrics["example_count"]  # TFMA's count: the matrix holds every eval example
   recall = [matrix[c, c] / matrix[c].sum() for c in range(len(matrix))]
   assert first.metrics["macro_recall"] == pytest.approx(sum(recall) / len(recall))
@@ -71,7 +71,7 @@ def test_per_class_metrics_from_a_confusion_matrix():
   matrix = [[8, 2, 0],
             [1, 3, 0],
             [0, 0, 0]]  # class 2: never present, never predicted
-  metrics = run_summary.per_class_metrics(matrix)
+  metrics = eval_metrics.per_class_metrics(matrix)
   assert metrics["precision/class_0"] == pytest.approx(8 / 9)
   assert metrics["recall/class_0"] == pytest.approx(8 / 10)
   assert metrics["precision/class_1"] == pytest.approx(3 / 5) and metrics["recall/class_1"] == pytest.approx(3 / 4)

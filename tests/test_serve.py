@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -16,15 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import DIGITS, REPO
 from components import atomic_pusher
-from serving import predict
+from inference import predict
 
 MODEL = "digits-cnn"
-
-
-def _free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 def _request(port, method, path, body=None, headers=None):
@@ -40,25 +33,16 @@ def _request(port, method, path, body=None, headers=None):
 
 
 @pytest.fixture(scope="module")
-def server(two_runs, tmp_path_factory):
+def server(two_runs, tmp_path_factory, free_port, wait_for):
   """A copy of a real pushed digits model, served by `modelfab serve` (polling every 0.5 s)."""
   output, _ = two_runs
   root = tmp_path_factory.mktemp("serve") / "out"
   shutil.copytree(output / "serving", root / "serving")
-  port = _free_port()
-  process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", str(root), "--port",
-                              str(port), "--poll-seconds", "0.5", "--log-requests", "1"], cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-  deadline = time.time() + 120
-  while time.time() < deadline:
-    try:
-      if _request(port, "GET", f"/v1/models/{MODEL}")[0] == 200:
-        break
-    except OSError:
-      time.sleep(0.5)
-  else:
-    process.kill()
-    pytest.fail(process.stdout.read())
+  port = free_port()
+  process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", str(root), "--port",
+                              str(port), "--poll-seconds", "0.5", "--log-requests", "1"], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  wait_for(lambda: _request(port, "GET", f"/v1/models/{MODEL}")[0] == 200, 120, "modelfab serve", process)
   yield port, root
   process.terminate()
   process.wait(timeout=30)
@@ -125,7 +109,7 @@ def _counter(port, name, **labels):
   return total
 
 
-def test_load_while_a_new_version_is_pushed_drops_nothing_and_metrics_count_it(server):
+def test_load_while_a_new_version_is_pushed_drops_nothing_and_metrics_count_it(server, wait_for):
   port, root = server
   base = root / "serving" / MODEL
   [old] = os.listdir(base)
@@ -149,18 +133,17 @@ def test_load_while_a_new_version_is_pushed_drops_nothing_and_metrics_count_it(s
   for t in threads:
     t.join(timeout=300)
   assert pushed.is_set() and not failures and len(done) == 16 * 25
-  deadline = time.time() + 30
-  while time.time() < deadline:
+  def versions_once_changed():
     versions = [s["version"] for s in _request(port, "GET", f"/v1/models/{MODEL}")[1]["model_version_status"]]
-    if versions != [old]:
-      break
-    time.sleep(0.5)
+    return versions if versions != [old] else None
+
+  versions = wait_for(versions_once_changed, 30, "the new version taking over")
   assert len(versions) == 1 and int(versions[0]) > int(old)  # the new version took over
   assert _counter(port, "modelfab_requests_total", model=MODEL, api="classify", status="200") - before == 400
   assert _counter(port, "modelfab_batch_size_count", model=MODEL) - batches_before < 400  # requests were batched
 
 
-def test_logged_requests_carry_features_prediction_version_and_id(server):
+def test_logged_requests_carry_features_prediction_version_and_id(server, wait_for):
   from serving import request_log  # pylint: disable=g-import-not-at-top
 
   port, root = server
@@ -170,14 +153,8 @@ def test_logged_requests_carry_features_prediction_version_and_id(server):
                           headers)
   request_id = headers["x-modelfab-request-id"]
   assert status == 200 and len(request_id) == 32
-  deadline = time.time() + 30
-  while time.time() < deadline:
-    rows = [r for r in request_log.read_request_logs(str(root), MODEL)
-            if r["modelfab_request_id"] == request_id.encode()]
-    if rows:
-      break
-    time.sleep(0.2)
-  [row] = rows
+  [row] = wait_for(lambda: [r for r in request_log.read_request_logs(str(root), MODEL)
+                            if r["modelfab_request_id"] == request_id.encode()], 30, "the logged request", interval=0.2)
   assert row["image"] == image
   assert row["modelfab_label"].decode() == max(body["results"][0], key=lambda pair: pair[1])[0]
   assert str(row["modelfab_version"]) in os.listdir(root / "serving" / MODEL)

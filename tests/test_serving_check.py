@@ -8,7 +8,9 @@ import tensorflow_transform as tft
 
 from components import serving_check
 from models import image_cnn, trainer
-from serving import model_loader, predict
+from core import model_files
+from core.errors import ModelError
+from inference import model_check, predict
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +33,15 @@ def _export(exported, name, break_weights=False):
   return path
 
 
+@pytest.mark.e2e  # a fresh Python process loads TensorFlow
 def test_a_model_that_serves_passes_in_a_fresh_process(exported):
   path = _export(exported, "good")
   assert serving_check.run_check(path, exported[2], timeout_seconds=300) == ""
-  metadata = model_loader.read_metadata(path)
+  metadata = model_files.read_metadata(path)
   assert metadata.task == "image_cnn" and metadata.modality == "image" and sorted(metadata.labels) == ["bottom", "top"]
 
 
+@pytest.mark.e2e  # a fresh Python process loads TensorFlow
 def test_a_model_whose_variables_are_missing_is_refused_with_the_reason(exported):
   path = _export(exported, "no-variables")
   for data_file in glob.glob(os.path.join(path, "variables", "variables.data-*")):
@@ -46,6 +50,20 @@ def test_a_model_whose_variables_are_missing_is_refused_with_the_reason(exported
   assert reason.startswith(f"{path}: cannot load the SavedModel"), reason
 
 
+@pytest.mark.e2e  # a fresh Python process loads TensorFlow
 def test_a_model_answering_nan_is_refused(exported):
   path = _export(exported, "nan", break_weights=True)
   assert "non-finite probabilities" in serving_check.run_check(path, exported[2], timeout_seconds=300)
+
+
+def test_the_check_itself_passes_a_good_model_and_names_what_is_wrong_with_a_bad_one(exported):
+  """What the fresh process runs (inference.model_check.check_serving), called in this process."""
+  good, nan = _export(exported, "good-in-process"), _export(exported, "nan-in-process", break_weights=True)
+  model_check.check_serving(good, exported[2])
+  with pytest.raises(ModelError, match="non-finite probabilities"):
+    model_check.check_serving(nan, exported[2])
+  missing = _export(exported, "no-variables-in-process")
+  for data_file in glob.glob(os.path.join(missing, "variables", "variables.data-*")):
+    os.remove(data_file)
+  with pytest.raises(ModelError, match="cannot load the SavedModel"):
+    model_check.check_serving(missing, exported[2])

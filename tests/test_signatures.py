@@ -4,8 +4,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features, image_cnn, signatures
-from serving import predict
+from core import features
+from models import image_cnn, signatures
+from inference import predict
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from models import strategy
-from models.strategy import StrategyError
+from core.errors import StrategyError
 
 
 def test_default_and_auto_without_gpus_are_the_default_strategy():

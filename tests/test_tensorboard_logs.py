@@ -1,16 +1,15 @@
 """TensorBoard over every run: the log dir built from ML Metadata, and the real server read back over HTTP."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from reports import run_summary, tensorboard_logs
+from inference import run_summary
+from reports import tensorboard_logs
 
 
 def test_eval_scalars_share_keras_accuracy_tag_and_drop_counts_and_nan():
@@ -34,12 +33,6 @@ def test_prepare_logdir_links_trainer_logs_and_writes_eval_scalars(two_runs):
     assert os.listdir(os.path.join(run_dir, "evaluation"))
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def _get(port, path, **query):
   url = f"http://127.0.0.1:{port}{path}" + (("?" + urllib.parse.urlencode(query)) if query else "")
   with urllib.request.urlopen(url, timeout=10) as response:
@@ -47,23 +40,15 @@ def _get(port, path, **query):
 
 
 @pytest.fixture
-def tensorboard_server(two_runs):
+def tensorboard_server(two_runs, free_port, wait_for):
   output, _ = two_runs
-  port = _free_port()
-  process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "tensorboard", "--output", str(output),
+  port = free_port()
+  process = subprocess.Popen([sys.executable, "-m", "cli.main", "tensorboard", "--output", str(output),
                               "--port", str(port), "--reload-interval", "1"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   try:
-    deadline = time.time() + 180
-    while True:
-      assert process.poll() is None, process.stdout.read()
-      try:
-        if len(_get(port, "/data/runs")) >= 6:  # train, validation, evaluation for each of the two runs
-          break
-      except OSError:
-        pass
-      assert time.time() < deadline, "TensorBoard did not list the runs in 180 s"
-      time.sleep(1)
+    # train, validation, evaluation for each of the two runs
+    wait_for(lambda: len(_get(port, "/data/runs")) >= 6, 180, "TensorBoard listing the runs", process, interval=1)
     yield port
   finally:
     process.terminate()

@@ -9,7 +9,8 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from conftest import REPO, review_vocab, write_tiny_checkpoint
-from models import bert_checkpoint, bert_tokenization, features, text_bert
+from models import bert_checkpoint, bert_tokenization, text_bert
+from core import features
 
 
 @pytest.fixture(scope="module")

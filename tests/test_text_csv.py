@@ -1,8 +1,8 @@
 """Labelled text from CSV: quoting, UTF-8, and errors that name the file and row or column."""
 import pytest
 
-from components import text_csv
-from components.image_folder import DataError
+from readers import text_csv
+from core.errors import DataError
 
 
 def _write(path, content, encoding="utf-8"):

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from components import text_csv_example_gen
-from components.image_folder import DataError
+from core.errors import DataError
 
 
 def _read(root, exec_properties):

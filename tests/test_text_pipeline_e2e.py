@@ -1,14 +1,18 @@
 """End to end, text: `modelfab run --preset text-bert` on the embedded reviews with a tiny BERT checkpoint the test
 writes itself (random weights, the reviews' words as vocab.txt), ending pushed; predictions on raw text."""
 import pathlib
+import time
 
 import pytest
 import tensorflow as tf
 
 from conftest import review_vocab, write_tiny_checkpoint
-from pipelines import cli
-from reports import run_summary
-from serving import predict
+from cli import formatting
+from cli import main as cli
+from inference import run_summary
+from inference import predict
+
+pytestmark = pytest.mark.e2e  # whole pipeline runs or processes working together
 
 
 @pytest.fixture(scope="module")
@@ -68,23 +72,19 @@ def _heldout_reviews():
     return [row["text"] for row in csv.DictReader(f)]
 
 
-def test_text_model_served_over_tf_serving_rest_api(text_run):
+def test_text_model_served_over_tf_serving_rest_api(text_run, free_port, wait_for):
   """`modelfab serve` on the pushed text model: classify on raw text gives `modelfab predict`'s labels."""
   import json  # pylint: disable=g-import-not-at-top
-  import socket  # pylint: disable=g-import-not-at-top
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
   import urllib.error  # pylint: disable=g-import-not-at-top
   import urllib.request  # pylint: disable=g-import-not-at-top
 
   output, _ = text_run
   texts = _heldout_reviews()[:6]
   expected = [label for label, _ in predict.predict_texts(str(output / "serving" / "text-bert"), texts)]
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--output", str(output), "--port",
+  port = free_port()
+  server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", str(output), "--port",
                              str(port)], cwd=pathlib.Path(__file__).resolve().parents[1])
 
   def post(body):
@@ -97,14 +97,7 @@ def test_text_model_served_over_tf_serving_rest_api(text_run):
       return e.code, json.loads(e.read())
 
   try:
-    deadline = time.time() + 120
-    while True:
-      try:
-        status, body = post({"examples": [{"text": t} for t in texts]})
-        break
-      except OSError:
-        assert time.time() < deadline, "the server did not come up"
-        time.sleep(0.5)
+    status, body = wait_for(lambda: post({"examples": [{"text": t} for t in texts]}), 120, "modelfab serve")
     assert status == 200
     assert [max(result, key=lambda pair: pair[1])[0] for result in body["results"]] == expected
     status, body = post({"examples": [{"image": {"b64": "iVBORw0KGgo="}}]})
@@ -119,9 +112,10 @@ OTHER_DOMAIN = [f"kubelet evicted pod {i} after the node's ephemeral storage quo
 
 
 def test_monitor_flags_text_from_another_domain_and_not_new_text_from_the_training_distribution(text_run):
-  import time  # pylint: disable=g-import-not-at-top
 
-  from serving import model_loader, monitor, request_log  # pylint: disable=g-import-not-at-top
+  from inference import model_loader  # pylint: disable=g-import-not-at-top
+  from monitoring import monitor  # pylint: disable=g-import-not-at-top
+  from serving import request_log  # pylint: disable=g-import-not-at-top
 
   output, _ = text_run
   model = model_loader.load_model(str(output / "serving" / "text-bert"))
@@ -148,5 +142,5 @@ def test_monitor_flags_text_from_another_domain_and_not_new_text_from_the_traini
   shifted = monitor.monitor(str(output), "text-bert", log(OTHER_DOMAIN))
   inputs = lambda result: {c["feature"]: c for c in result["checks"] if c["kind"] == "input drift"}
   assert set(inputs(held_out)) == {"words", "unknown_share"}
-  assert not any(c["alert"] for c in inputs(held_out).values()), monitor.format_result(held_out)
+  assert not any(c["alert"] for c in inputs(held_out).values()), formatting.format_monitor_result(held_out)
   assert inputs(shifted)["unknown_share"]["alert"] and shifted["alert"], shifted

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features, image_cnn, trainer
-from serving import predict
+from core import features
+from models import image_cnn, trainer, training
+from inference import predict
 
 
 def _hparams(**overrides):
@@ -97,16 +98,16 @@ def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
 
 
 def test_learning_rate_decays_over_the_run():
-  schedule = trainer.learning_rate_schedule({"learning_rate": 0.01}, total_steps=100)
+  schedule = training.learning_rate_schedule({"learning_rate": 0.01}, total_steps=100)
   assert np.isclose(float(schedule(0)), 0.01) and float(schedule(50)) < 0.01 and float(schedule(100)) < 0.001
-  assert isinstance(trainer.make_optimizer({"learning_rate": 0.01}, 100), tf.keras.optimizers.Adam)
+  assert isinstance(training.make_optimizer({"learning_rate": 0.01}, 100), tf.keras.optimizers.Adam)
 
 
 def test_classes_without_training_examples_are_named(transformed_dataset):
   import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from components.image_folder import DataError  # pylint: disable=g-import-not-at-top
+  from core.errors import DataError  # pylint: disable=g-import-not-at-top
 
   output = tft.TFTransformOutput(transformed_dataset[2])
-  assert trainer.check_every_class_trained(output, 2) == 2
+  assert training.check_every_class_trained(output, 2) == 2
   with pytest.raises(DataError, match=r"only 2 of the 3 classes have training examples \(\['bottom', 'top'\]\)"):
-    trainer.check_every_class_trained(output, 3)
+    training.check_every_class_trained(output, 3)

@@ -16,15 +16,8 @@ import sys
 import time
 from typing import Iterator
 
-LOCK_FILE = ".modelfab.lock"
-
-
-class OutputBusy(RuntimeError):
-  """Another run holds the output dir."""
-
-
-class OutputNotWritable(ValueError):
-  """The output dir cannot be created or written; the message names it and the cause."""
+from core.errors import OutputBusy, OutputNotWritable
+from core.layout import LOCK_FILE
 
 
 def prepare(output: str) -> None:

@@ -11,74 +11,12 @@ interpreter.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any
 
-METADATA_FILE = os.path.join("assets.extra", "modelfab.json")
-SAVED_MODEL_FILE = "saved_model.pb"
-TFLITE_FILE = "model.tflite"
-TFLITE_METADATA_SUFFIX = ".json"  # model.tflite.json
-LABELS_FILE = "labels.txt"
-VOCAB_FILE = "vocab.txt"
-
-
-class ModelError(ValueError):
-  """A model path that holds no usable model, or a model asked for what it does not take; names the path."""
-
-
-@dataclasses.dataclass
-class ModelMetadata:
-  task: Optional[str] = None
-  serving_features: List[str] = dataclasses.field(default_factory=list)  # raw tf.Example features serving parses
-  labels: List[str] = dataclasses.field(default_factory=list)
-  lower_case: Optional[bool] = None  # text models: the tokenizer lower-cases (for clients that tokenize)
-
-  @property
-  def modality(self) -> Optional[str]:
-    """"image" or "text" from the serving features; None for a model without metadata."""
-    for modality in ("image", "text"):
-      if modality in self.serving_features:
-        return modality
-    return None
-
-  def to_json(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
-
-
-def write_metadata(export_dir: str, metadata: ModelMetadata) -> None:
-  """Writes `assets.extra/modelfab.json` into an exported SavedModel directory."""
-  path = os.path.join(export_dir, METADATA_FILE)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, "w", encoding="utf-8") as f:
-    json.dump(metadata.to_json(), f, indent=2)
-
-
-def read_metadata(model_dir: str) -> ModelMetadata:
-  """The model's metadata (of a SavedModel directory or a .tflite file); empty for models exported without it."""
-  path = model_dir + TFLITE_METADATA_SUFFIX if model_dir.endswith(".tflite") else os.path.join(model_dir,
-                                                                                                METADATA_FILE)
-  if not os.path.isfile(path):
-    return ModelMetadata()
-  try:
-    with open(path, encoding="utf-8") as f:
-      data = json.load(f)
-    return ModelMetadata(**{f.name: data[f.name] for f in dataclasses.fields(ModelMetadata) if f.name in data})
-  except (OSError, ValueError, TypeError) as e:
-    raise ModelError(f"{path}: unreadable model metadata ({e})") from e
-
-
-def version_dirs(base: str) -> List[int]:
-  """The numeric version directories under `base` that hold a SavedModel, newest first.
-
-  Names that are not numbers are skipped: the Pusher copies into a hidden temporary name and renames it when done,
-  so a half-copied version is never listed (as TF Serving never loads one).
-  """
-  if not os.path.isdir(base):
-    return []
-  return sorted((int(n) for n in os.listdir(base)
-                 if n.isdigit() and os.path.isfile(os.path.join(base, n, SAVED_MODEL_FILE))), reverse=True)
-
+from core.errors import ModelError
+from core.model_files import (LABELS_FILE, SAVED_MODEL_FILE, TFLITE_METADATA_SUFFIX, ModelMetadata, read_metadata,
+                              version_dirs)
 
 def resolve_model_dir(path: str) -> str:
   """`path` itself when it holds saved_model.pb or is a .tflite file, else its newest numeric version sub-directory."""
@@ -145,7 +83,7 @@ def load_tflite(path: str) -> LoadedModel:
   if not os.path.isfile(path):
     raise ModelError(f"{path}: no such .tflite file")
   metadata = read_metadata(path)
-  from serving.tflite_runner import TFLiteRunner  # pylint: disable=g-import-not-at-top
+  from inference.tflite_runner import TFLiteRunner  # pylint: disable=g-import-not-at-top
 
   try:
     runner = TFLiteRunner(path)

@@ -1,6 +1,6 @@
 """Loads a model and calls `serving_default` on raw examples, as a server would: the check before the Pusher.
 
-Run in a fresh process (`python -m serving.model_check MODEL_DIR EXAMPLES_FILE`), so it catches what the training
+Run in a fresh process (`python -m inference.model_check MODEL_DIR EXAMPLES_FILE`), so it catches what the training
 process hides: ops registered only there, files outside the model directory, a graph that does not load. EXAMPLES_FILE
 holds serialized raw tf.Examples as a TFRecord file. Exit status 0 when the model answers sensibly; otherwise 1 and
 the reason as the last line of standard error.
@@ -11,7 +11,6 @@ import os
 import sys
 from typing import List
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -35,32 +34,35 @@ def check_serving(model_dir: str, examples: List[bytes]) -> None:
   1, a label and a score for each example."""
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  from serving.model_loader import ModelError, load_model  # pylint: disable=g-import-not-at-top
-  from serving.predict import predict_serialized  # pylint: disable=g-import-not-at-top
+  from core import features  # pylint: disable=g-import-not-at-top
+
+  from core.errors import ModelError  # pylint: disable=g-import-not-at-top
+  from inference.model_loader import load_model  # pylint: disable=g-import-not-at-top
+  from inference.predict import predict_serialized  # pylint: disable=g-import-not-at-top
 
   model = load_model(model_dir)
   outputs = predict_serialized(model, examples)
-  missing = [k for k in ("probabilities", "label", "score") if k not in outputs]
+  missing = [k for k in features.SERVING_OUTPUTS if k not in outputs]
   if missing:
     raise ModelError(f"{model_dir}: serving_default does not return {missing}")
-  probabilities = outputs["probabilities"]
-  if probabilities.shape[0] != len(examples) or len(outputs["label"]) != len(examples):
+  probabilities = outputs[features.PROBABILITIES]
+  if probabilities.shape[0] != len(examples) or len(outputs[features.PREDICTED_LABEL]) != len(examples):
     raise ModelError(f"{model_dir}: {len(examples)} examples in, {probabilities.shape[0]} predictions out")
   if not np.all(np.isfinite(probabilities)):
     raise ModelError(f"{model_dir}: serving_default returns non-finite probabilities (NaN or inf)")
   if not np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3):
     raise ModelError(f"{model_dir}: serving_default's probabilities do not sum to 1")
-  if model.metadata.labels and not set(l.decode("utf-8") for l in outputs["label"]) <= set(model.metadata.labels):
+  if model.metadata.labels and not set(l.decode("utf-8") for l in outputs[features.PREDICTED_LABEL]) <= set(model.metadata.labels):
     raise ModelError(f"{model_dir}: serving_default returns labels outside the model's classes")
 
 
 def main(argv: List[str]) -> int:
   if len(argv) != 3:
-    print("usage: python -m serving.model_check MODEL_DIR EXAMPLES_FILE", file=sys.stderr)
+    print("usage: python -m inference.model_check MODEL_DIR EXAMPLES_FILE", file=sys.stderr)
     return 2
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  from serving.model_loader import ModelError  # pylint: disable=g-import-not-at-top
+  from core.errors import ModelError  # pylint: disable=g-import-not-at-top
 
   examples = [r.numpy() for r in tf.data.TFRecordDataset(argv[2])]
   try:
@@ -73,6 +75,6 @@ def main(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
-  from serving.process_exit import exit_without_teardown  # pylint: disable=g-import-not-at-top
+  from core.process_exit import exit_without_teardown  # pylint: disable=g-import-not-at-top
 
   exit_without_teardown(main(sys.argv))

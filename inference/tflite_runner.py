@@ -5,7 +5,7 @@ from typing import Dict
 
 import numpy as np
 
-SIGNATURE = "serving_tensors"  # models.features.TENSORS_SIGNATURE (not imported: that would import models/)
+SIGNATURE = "serving_tensors"  # core.features.TENSORS_SIGNATURE (not imported: that would import models/)
 
 
 class TFLiteRunner:

@@ -9,16 +9,9 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Tuple
 
+from core.errors import DataError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-
-# Feature names of the tf.Examples the image ExampleGen writes.
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
-FILENAME_KEY = "filename"
-
-
-class DataError(ValueError):
-  """Input data that cannot be used; the message names the file or folder."""
 
 
 @dataclasses.dataclass(frozen=True)

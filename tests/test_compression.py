@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from components import atomic_pusher, quantizer
+from inference import compression
 from conftest import png_bytes
 from models import image_cnn, trainer
-from serving import model_loader, predict
+from inference import model_loader, predict
 
 
 def _write_split(examples_dir, split, rows):
@@ -41,7 +42,7 @@ def float_model(transformed_dataset, tmp_path_factory):
 def int8(float_model, tmp_path_factory):
   export_dir, examples, _ = float_model
   out = tmp_path_factory.mktemp("int8")
-  return out, quantizer.compress(str(export_dir), str(examples), str(out), "int8", max_accuracy_drop=0.01)
+  return out, compression.compress(str(export_dir), str(examples), str(out), "int8", max_accuracy_drop=0.01)
 
 
 def test_int8_tflite_takes_uint8_pixels_and_agrees_with_the_savedmodel(float_model, int8):
@@ -83,7 +84,7 @@ def test_damaging_calibration_is_refused_by_the_gate(float_model, tmp_path):
   damaged = tmp_path / "examples"
   _write_split(damaged, "train", [{"image": png_bytes(np.zeros((8, 8), np.uint8))}] * 20)
   _write_split(damaged, "eval", raw[48:])
-  report = quantizer.compress(str(export_dir), str(damaged), str(tmp_path), "int8", max_accuracy_drop=0.01)
+  report = compression.compress(str(export_dir), str(damaged), str(tmp_path), "int8", max_accuracy_drop=0.01)
   assert not report["blessed"]
   assert report["accuracy_drop"] > 0.01
   assert "points below the float model's" in report["reason"]
@@ -99,7 +100,7 @@ def test_damaging_calibration_is_refused_by_the_gate(float_model, tmp_path):
 @pytest.mark.parametrize("mode", ["dynamic", "float16"])
 def test_other_modes_convert_and_keep_float_inputs_out(float_model, tmp_path, mode):
   export_dir, examples, _ = float_model
-  report = quantizer.compress(str(export_dir), str(examples), str(tmp_path), mode, max_accuracy_drop=0.01)
+  report = compression.compress(str(export_dir), str(examples), str(tmp_path), mode, max_accuracy_drop=0.01)
   assert report["label_agreement"] >= 0.95 and report["blessed"]
   runner = model_loader.load_model(str(tmp_path / "model.tflite")).serving_fn
   assert runner.input_specs["pixels"][1] == np.uint8
@@ -108,4 +109,4 @@ def test_other_modes_convert_and_keep_float_inputs_out(float_model, tmp_path, mo
 def test_unknown_mode_is_refused(float_model, tmp_path):
   export_dir, examples, _ = float_model
   with pytest.raises(ValueError, match="int4"):
-    quantizer.compress(str(export_dir), str(examples), str(tmp_path), "int4", max_accuracy_drop=0.01)
+    compression.compress(str(export_dir), str(examples), str(tmp_path), "int4", max_accuracy_drop=0.01)

@@ -7,8 +7,8 @@ from typing import List, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from components.image_folder import IMAGE_KEY
-from serving.model_loader import LoadedModel, ModelError, load_model, resolve_model_dir  # noqa: F401
+from core import features
+from inference.model_loader import LoadedModel, ModelError, load_model, resolve_model_dir  # noqa: F401
 
 
 def serialized_examples(features_per_example: Sequence[dict]) -> List[bytes]:
@@ -33,7 +33,7 @@ def predict_serialized(model: Union[str, LoadedModel], examples: List[bytes]):
 
 
 def _labels_and_scores(outputs) -> List[Tuple[str, float]]:
-  return [(label.decode("utf-8"), float(score)) for label, score in zip(outputs["label"], outputs["score"])]
+  return [(label.decode("utf-8"), float(score)) for label, score in zip(outputs[features.PREDICTED_LABEL], outputs[features.PREDICTED_SCORE])]
 
 
 def _tflite_labels_and_scores(loaded: LoadedModel, tensors) -> List[Tuple[str, float]]:
@@ -46,10 +46,10 @@ def _tflite_labels_and_scores(loaded: LoadedModel, tensors) -> List[Tuple[str, f
 def predict_texts(model: Union[str, LoadedModel], texts: Sequence[str]) -> List[Tuple[str, float]]:
   """(label, probability) for each raw text, tokenized inside the model (SavedModel) or here (.tflite)."""
   loaded = _loaded(model)
-  loaded.check_modality("text")
+  loaded.check_modality(features.TEXT_KEY)
   if loaded.is_tflite:
     return _tflite_labels_and_scores(loaded, tflite_text_tensors(loaded, texts))
-  return _labels_and_scores(predict_serialized(loaded, serialized_examples([{"text": t.encode("utf-8")}
+  return _labels_and_scores(predict_serialized(loaded, serialized_examples([{features.TEXT_KEY: t.encode("utf-8")}
                                                                               for t in texts])))
 
 
@@ -57,14 +57,14 @@ def predict_images(model: Union[str, LoadedModel], image_paths: Sequence[str]) -
   """(label, probability) for each image file: its encoded bytes as they are on disk (SavedModel), or its pixels
   decoded and resized as the model's Transform does (.tflite)."""
   loaded = _loaded(model)
-  loaded.check_modality("image")
+  loaded.check_modality(features.IMAGE_KEY)
   encoded = []
   for path in image_paths:
     with open(path, "rb") as f:
       encoded.append(f.read())
   if loaded.is_tflite:
     return _tflite_labels_and_scores(loaded, tflite_image_tensors(loaded, encoded))
-  return _labels_and_scores(predict_serialized(loaded, serialized_examples([{IMAGE_KEY: e} for e in encoded])))
+  return _labels_and_scores(predict_serialized(loaded, serialized_examples([{features.IMAGE_KEY: e} for e in encoded])))
 
 
 def tflite_image_tensors(loaded: LoadedModel, encoded: Sequence[bytes]):
@@ -84,11 +84,11 @@ def tflite_text_tensors(loaded: LoadedModel, texts: Sequence[str]):
   import os  # pylint: disable=g-import-not-at-top
 
   from models import bert_tokenization  # pylint: disable=g-import-not-at-top
-  from serving import model_loader  # pylint: disable=g-import-not-at-top
+  from core import model_files  # pylint: disable=g-import-not-at-top
 
-  vocab = os.path.join(os.path.dirname(loaded.path), model_loader.VOCAB_FILE)
+  vocab = os.path.join(os.path.dirname(loaded.path), model_files.VOCAB_FILE)
   if not os.path.isfile(vocab):
-    raise ModelError(f"{loaded.path}: no {model_loader.VOCAB_FILE} beside it to tokenize with")
+    raise ModelError(f"{loaded.path}: no {model_files.VOCAB_FILE} beside it to tokenize with")
   specs = loaded.serving_fn.input_specs
   length = specs[bert_tokenization.INPUT_WORD_IDS][0][0]
   lower_case = loaded.metadata.lower_case if loaded.metadata.lower_case is not None else True

@@ -9,10 +9,8 @@ import csv
 import os
 from typing import List, Tuple
 
-from components.image_folder import DataError
-
-TEXT_KEY = "text"
-LABEL_KEY = "label"
+from core.errors import DataError
+from core.features import RAW_LABEL_KEY, TEXT_KEY
 
 
 def list_csv_files(data: str) -> List[str]:
@@ -27,7 +25,7 @@ def list_csv_files(data: str) -> List[str]:
   return files
 
 
-def read_text_csv(path: str, text_column: str = TEXT_KEY, label_column: str = LABEL_KEY) -> List[Tuple[str, str]]:
+def read_text_csv(path: str, text_column: str = TEXT_KEY, label_column: str = RAW_LABEL_KEY) -> List[Tuple[str, str]]:
   """(text, label) rows of one CSV file with a header row; raises DataError naming the file and row or column.
 
   Accepted: a UTF-8 BOM, CRLF line ends, quoted commas and newlines, extra columns. Refused: an empty file, a header
@@ -73,7 +71,7 @@ def read_text_csv(path: str, text_column: str = TEXT_KEY, label_column: str = LA
   return rows
 
 
-def check_text_data(data: str, text_column: str = TEXT_KEY, label_column: str = LABEL_KEY) -> List[str]:
+def check_text_data(data: str, text_column: str = TEXT_KEY, label_column: str = RAW_LABEL_KEY) -> List[str]:
   """Reads every CSV file under `data`; returns the sorted class names (at least two, else DataError)."""
   labels = set()
   for path in list_csv_files(data):

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import glob
-import io
 import json
 import os
 import time
 from typing import Dict, List, Optional
 
-import numpy as np
-
-from serving import model_loader, request_log
-
-EXIT_DRIFT = 4
+from core import features, names
+from core.errors import MonitorError
+from core.layout import OutputLayout
+from inference import model_loader
+from monitoring import drift
+from serving import request_log
 # Measured on held-out digits (60 requests) against a small run's splits (about 160 train, 40 eval examples):
 # input JSD up to 0.09, predicted-class L-infinity 0.18, score JSD 0.21, all sampling noise; inverted and noise
 # images reach 0.5 to 1.0 on brightness and contrast (README, "Monitoring").
@@ -33,73 +32,11 @@ DEFAULT_THRESHOLDS = {"input_jsd": 0.2, "input_linf": 0.2, "prediction_jsd": 0.3
 MIN_REQUESTS = 20
 
 
-class MonitorError(ValueError):
-  """Nothing to compare (no logs, no lineage); the message says what is missing."""
-
-
-@dataclasses.dataclass
-class Check:
-  kind: str  # "input drift" | "prediction drift" | "live accuracy"
-  feature: str
-  measure: str  # "jensen_shannon" | "l_infinity" | "accuracy drop"
-  value: float
-  threshold: float
-
-  @property
-  def alert(self) -> bool:
-    return self.value > self.threshold
-
-
-def image_features(encoded: bytes) -> Dict[str, float]:
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-
-  try:
-    with Image.open(io.BytesIO(encoded)) as image:
-      channels = len(image.getbands())
-      gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
-      return {"width": float(image.width), "height": float(image.height), "channels": float(channels),
-              "brightness": float(gray.mean()), "contrast": float(gray.std())}
-  except Exception:  # pylint: disable=broad-except
-    return {"width": 0.0, "height": 0.0, "channels": 0.0, "brightness": -1.0, "contrast": -1.0}
-
-
-def text_features(text: bytes, vocabulary: Optional[set]) -> Dict[str, float]:
-  import re  # pylint: disable=g-import-not-at-top
-
-  words = re.findall(r"\w+|[^\w\s]", text.decode("utf-8", "replace").lower())
-  features = {"words": float(len(words))}
-  if vocabulary:
-    features["unknown_share"] = sum(w not in vocabulary for w in words) / max(len(words), 1)
-  return features
-
-
-def _vocabulary(model_dir: str) -> Optional[set]:
-  """The tokenizer's vocabulary shipped beside the model (assets.extra/vocab.txt), if any."""
-  for path in glob.glob(os.path.join(model_dir, "assets.extra", "*.txt")):
-    try:
-      with open(path, encoding="utf-8") as f:
-        tokens = [line.rstrip("\n") for line in f]
-    except (OSError, UnicodeDecodeError):
-      continue
-    if "[UNK]" in tokens:
-      return set(tokens)
-  return None
-
-
-def derived_features(raw_values: List[bytes], modality: str, model_dir: str):
-  import pandas as pd  # pylint: disable=g-import-not-at-top
-
-  if modality == "text":
-    vocabulary = _vocabulary(model_dir)
-    return pd.DataFrame([text_features(v, vocabulary) for v in raw_values])
-  return pd.DataFrame([image_features(v) for v in raw_values])
-
-
 def _read_split(examples_uri: str, split: str, key: str, limit: int = 5000) -> List[bytes]:
   """The `key` bytes of up to `limit` raw examples of a split."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  from serving.model_check import read_split_records  # pylint: disable=g-import-not-at-top
+  from inference.model_check import read_split_records  # pylint: disable=g-import-not-at-top
 
   values = []
   for record in read_split_records(examples_uri, split, limit):
@@ -110,36 +47,13 @@ def _read_split(examples_uri: str, split: str, key: str, limit: int = 5000) -> L
 
 
 def _pushing_run(output: str, version_dir: str):
-  from reports import run_summary  # pylint: disable=g-import-not-at-top
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
 
-  metadata = os.path.join(output, "metadata.sqlite")
+  metadata = OutputLayout(output).metadata_path
   for run in reversed(run_summary.list_runs(metadata)):
     if run.pushed_to and os.path.realpath(run.pushed_to) == os.path.realpath(version_dir):
       return run
   raise MonitorError(f"{version_dir}: no run in {metadata} pushed this version")
-
-
-def _drift(kind: str, baseline, traffic, jsd: float, linf: float) -> List[Check]:
-  """TFDV drift of every column of `traffic` against `baseline` (DataFrames)."""
-  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
-
-  baseline_stats = tfdv.generate_statistics_from_dataframe(baseline)
-  schema = tfdv.infer_schema(baseline_stats)
-  for column in baseline.columns:
-    comparator = tfdv.get_feature(schema, column).drift_comparator
-    if baseline[column].dtype == object:
-      comparator.infinity_norm.threshold = linf
-    else:
-      comparator.jensen_shannon_divergence.threshold = jsd
-  anomalies = tfdv.validate_statistics(tfdv.generate_statistics_from_dataframe(traffic), schema,
-                                       previous_statistics=baseline_stats)
-  checks = []
-  for info in anomalies.drift_skew_info:
-    for measurement in info.drift_measurements:
-      measure = "jensen_shannon" if measurement.type == measurement.JENSEN_SHANNON_DIVERGENCE else "l_infinity"
-      checks.append(Check(kind, ".".join(info.path.step), measure, float(measurement.value),
-                          float(measurement.threshold)))
-  return checks
 
 
 def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[str] = None,
@@ -150,42 +64,44 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
   limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
   rows = request_log.read_request_logs(output, model, since)
   if len(rows) < MIN_REQUESTS:
-    raise MonitorError(f"{os.path.join(output, request_log.LOG_DIR, model)}: {len(rows)} logged request(s) since "
+    raise MonitorError(f"{OutputLayout(output).request_logs_dir(model)}: {len(rows)} logged request(s) since "
                        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since)) if since else 'the start'}; "
                        f"need at least {MIN_REQUESTS} (serve with --log-requests)")
   versions = [int(r[request_log.PREFIX + "version"]) for r in rows]
   version = max(set(versions), key=versions.count)
   rows = [r for r, v in zip(rows, versions) if v == version]
-  version_dir = os.path.join(output, "serving", model, str(version))
+  version_dir = os.path.join(OutputLayout(output).serving_dir(model), str(version))
   loaded = model_loader.load_model(version_dir)
-  key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else "image"
-  modality = loaded.metadata.modality or "image"
+  key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else features.IMAGE_KEY
+  modality = loaded.metadata.modality or features.IMAGE_KEY
   run = _pushing_run(output, version_dir)
   example_gen = next(n for n, outs in run.outputs.items() if n.endswith("ExampleGen") and "examples" in outs)
   examples_uri = run.outputs[example_gen]["examples"][0].uri
 
   train_values = _read_split(examples_uri, "train", key)
   traffic_values = [r[key] for r in rows if key in r]
-  checks = _drift("input drift", derived_features(train_values, modality, version_dir),
-                  derived_features(traffic_values, modality, version_dir), limits["input_jsd"], limits["input_linf"])
+  checks = drift.drift_checks("input drift", drift.derived_features(train_values, modality, version_dir),
+                              drift.derived_features(traffic_values, modality, version_dir), limits["input_jsd"],
+                              limits["input_linf"])
 
-  from serving import predict  # pylint: disable=g-import-not-at-top
+  from inference import predict  # pylint: disable=g-import-not-at-top
 
   eval_values = _read_split(examples_uri, "eval", key)
   eval_out = predict.predict_serialized(loaded, predict.serialized_examples([{key: v} for v in eval_values]))
-  baseline = pd.DataFrame({"predicted_label": [l.decode("utf-8", "replace") for l in eval_out["label"]],
-                           "score": eval_out["score"].astype(float)})
+  baseline = pd.DataFrame({"predicted_label": [l.decode("utf-8", "replace") for l in eval_out[features.PREDICTED_LABEL]],
+                           "score": eval_out[features.PREDICTED_SCORE].astype(float)})
   traffic = pd.DataFrame({"predicted_label": [r[request_log.PREFIX + "label"].decode("utf-8", "replace")
                                               for r in rows],
                           "score": [float(r[request_log.PREFIX + "score"]) for r in rows]})
-  checks += _drift("prediction drift", baseline, traffic, limits["prediction_jsd"], limits["prediction_linf"])
+  checks += drift.drift_checks("prediction drift", baseline, traffic, limits["prediction_jsd"],
+                               limits["prediction_linf"])
 
   live = None
   if labels_csv:
     live = _live_accuracy(labels_csv, rows)
-    eval_accuracy = run.metrics.get("sparse_categorical_accuracy")
+    eval_accuracy = run.metrics.get(names.ACCURACY)
     if live["labelled"] and eval_accuracy is not None:
-      checks.append(Check("live accuracy", "accuracy", "accuracy drop", eval_accuracy - live["accuracy"],
+      checks.append(drift.Check("live accuracy", "accuracy", "accuracy drop", eval_accuracy - live["accuracy"],
                           limits["accuracy_drop"]))
   return {"model": model, "version": version, "requests": len(rows), "run": run.run_id,
           "live_accuracy": live, "checks": [dict(dataclasses.asdict(c), alert=c.alert) for c in checks],
@@ -209,7 +125,7 @@ def _live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
 
 
 def tensorboard_dir(output: str, model: str) -> str:
-  return os.path.join(output, "tensorboard", "monitor", model)
+  return os.path.join(OutputLayout(output).tensorboard_dir, "monitor", model)
 
 
 def write_result(output: str, result: Dict[str, object]) -> str:
@@ -218,7 +134,7 @@ def write_result(output: str, result: Dict[str, object]) -> str:
   the monitor line up in time); returns the JSON's path."""
   from reports import tensorboard_logs  # pylint: disable=g-import-not-at-top
 
-  folder = os.path.join(output, "reports", str(result["model"]))
+  folder = os.path.join(OutputLayout(output).reports_dir, str(result["model"]))
   os.makedirs(folder, exist_ok=True)
   path = os.path.join(folder, f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.json")
   with open(path, "w", encoding="utf-8") as f:
@@ -228,19 +144,3 @@ def write_result(output: str, result: Dict[str, object]) -> str:
     scalars["live_accuracy/accuracy"] = result["live_accuracy"]["accuracy"]
   tensorboard_logs.write_scalars(tensorboard_dir(output, str(result["model"])), scalars, int(time.time()))
   return path
-
-
-def format_result(result: Dict[str, object]) -> str:
-  lines = [f"model {result['model']} version {result['version']} ({result['requests']} logged requests; "
-           f"trained in run {result['run']})",
-           f"{'CHECK':<17} {'FEATURE':<16} {'MEASURE':<15} {'VALUE':>7} {'LIMIT':>6}  STATUS"]
-  for c in result["checks"]:
-    lines.append(f"{c['kind']:<17} {c['feature']:<16} {c['measure']:<15} {c['value']:>7.3f} {c['threshold']:>6.2f}  "
-                 f"{'ALERT' if c['alert'] else 'ok'}")
-  live = result.get("live_accuracy")
-  if live:
-    accuracy = f"{live['accuracy']:.3f}" if live["accuracy"] is not None else "-"
-    lines.append(f"live accuracy {accuracy} on {live['labelled']} labelled request(s)"
-                 f"{'; ' + str(live['unknown_request_ids']) + ' label(s) for unknown request ids' if live['unknown_request_ids'] else ''}")
-  lines.append("ALERT: a threshold was crossed" if result["alert"] else "no threshold crossed")
-  return "\n".join(lines)

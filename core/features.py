@@ -1,6 +1,12 @@
-"""Names shared by Transform, Trainer, serving and the Evaluator, for every task."""
+"""Feature keys and signature names shared by the readers, Transform, the Trainer, serving and the Evaluator."""
 
-RAW_LABEL_KEY = "label"
+# Raw features of the tf.Examples that the ExampleGens write and that `serving_default` parses.
+IMAGE_KEY = "image"  # encoded image bytes (PNG or JPEG), as on disk
+TEXT_KEY = "text"  # UTF-8 text
+FILENAME_KEY = "filename"  # image path relative to the data root (images only; not read by the model)
+RAW_LABEL_KEY = "label"  # the class name
+MODALITIES = (IMAGE_KEY, TEXT_KEY)  # a model's modality is the raw feature it reads
+
 LABEL_VOCABULARY = "label"  # tf.Transform vocabulary file mapping label strings to integer ids
 TRANSFORMED_SUFFIX = "_xf"
 
@@ -15,7 +21,10 @@ TRANSFORMED_LABEL_KEY = transformed_name(RAW_LABEL_KEY)
 PROBABILITIES = "probabilities"
 PREDICTED_LABEL = "label"
 PREDICTED_SCORE = "score"
+SERVING_OUTPUTS = (PROBABILITIES, PREDICTED_LABEL, PREDICTED_SCORE)
 
+SERVING_SIGNATURE = "serving_default"
+SERVING_INPUT = "examples"  # the one input of every raw-example signature: serialized tf.Examples
 TRANSFORM_FEATURES_SIGNATURE = "transform_features"
 # What the Evaluator calls: `serving_default`'s probabilities plus ALL_CLASSES, the label vocabulary on every row,
 # which TFMA uses to turn the raw string label into a class id (so it need not run the Transform graph for it).

@@ -1,17 +1,14 @@
-"""The Evaluator's TFMA config, built in one place from the pipeline config, the same for every task."""
+"""The Evaluator's TFMA config, built in one place, the same for every task."""
 from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util, multi_class_confusion_matrix_metrics
 from tensorflow_model_analysis.metrics.multi_class_confusion_matrix_metrics import NO_PREDICTED_CLASS_ID
 
-from models import features
-from pipelines.config import PipelineConfig
-
-ACCURACY = "sparse_categorical_accuracy"
+from core import features, names
 
 
-def make_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
   """Accuracy (blessing thresholds) and the multi-class confusion matrix (precision/recall/F1 come from it).
 
   The model reads raw examples through its `evaluation` signature (`serving_default`'s probabilities, plus the
@@ -20,7 +17,7 @@ def make_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
   and kept every image a second time: at 20,000 images that was 180-250 MiB more at the run's memory peak.)
   """
   accuracy_threshold = tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+      value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
       # No regression against the baseline (the previous blessed model); ignored when there is none yet.
       change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                                                    absolute={"value": -1e-10}))
@@ -38,14 +35,14 @@ def make_comparison_eval_config(model_names) -> tfma.EvalConfig:
   """The same metrics, for models whose predictions are columns of a table (`tfma.analyze_raw_data`): one
   ModelSpec per name, reading probabilities from the column of that name and the integer label from `label`."""
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(name=name, label_key="label", prediction_key=name) for name in model_names],
+      model_specs=[tfma.ModelSpec(name=name, label_key=features.RAW_LABEL_KEY, prediction_key=name) for name in model_names],
       slicing_specs=[tfma.SlicingSpec()],
       metrics_specs=make_metrics_specs())
 
 
 def make_metrics_specs(accuracy_threshold=None):
   """Example count, accuracy and the multi-class confusion matrix. Per-class and macro-averaged precision, recall
-  and F1 are derived from the matrix when the metrics are read (reports.run_summary.per_class_metrics): as ten
+  and F1 are derived from the matrix when the metrics are read (inference.eval_metrics.per_class_metrics): as ten
   binarized TFMA metrics they took 3 s of a 10 s Evaluator at 20,000 images. Accuracy is this module's
   `SparseCategoricalAccuracy`, not Keras's."""
   return [
@@ -68,7 +65,7 @@ class SparseCategoricalAccuracy(tfma.metrics.Metric):
   diagonal: 0.3-0.6 s less per Evaluator at 10,000 examples than a pass of its own (measured).
   """
 
-  def __init__(self, name: str = ACCURACY):
+  def __init__(self, name: str = names.ACCURACY):
     super().__init__(metric_util.merge_per_key_computations(_accuracy_computations), name=name)
 
 

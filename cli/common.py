@@ -1,0 +1,50 @@
+"""What the command groups share: the flags every command takes, and the checks of an output dir."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List
+
+from core.errors import UsageError
+from core.layout import OutputLayout
+
+DEFAULT_OUTPUT = "modelfab-output"
+
+
+def common_flags() -> argparse.ArgumentParser:
+  """The parent parser of every command: `--verbose`."""
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument("--verbose", action="store_true",
+                      help="library logs (TensorFlow, TFX, Beam) on the terminal instead of the log file")
+  return common
+
+
+def add_output_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--output", default=DEFAULT_OUTPUT, help="the output dir of `modelfab run` (%(default)s)")
+
+
+def metadata_path(output: str) -> str:
+  """The output dir's ML Metadata store; UsageError when there is none yet."""
+  path = OutputLayout(output).metadata_path
+  if not os.path.isfile(path):
+    raise UsageError(f"{path}: no ML Metadata store; run `modelfab run --output {output}` first")
+  return path
+
+
+def pushed_models(output: str) -> List[str]:
+  """The model names under the output dir's serving folder; UsageError when nothing was pushed."""
+  root = OutputLayout(output).serving_root
+  models = sorted(os.listdir(root)) if os.path.isdir(root) else []
+  if not models:
+    raise UsageError(f"{root}: no pushed models; run `modelfab run --output {output}` first")
+  return models
+
+
+def check_model_name(output: str, name: str, models: List[str]) -> None:
+  if name not in models:
+    raise UsageError(f"{OutputLayout(output).serving_dir(name)}: no such model (have: {', '.join(models)})")
+
+
+def check_port(port: int) -> None:
+  if not 1 <= port <= 65535:
+    raise UsageError(f"--port must be between 1 and 65535, got {port}")

@@ -1,0 +1,102 @@
+"""`modelfab serve` (TF Serving's REST API over the pushed models) and `modelfab monitor` (their logged traffic
+against what they were trained and evaluated on)."""
+from __future__ import annotations
+
+import argparse
+import os
+import datetime
+import time
+from typing import Optional
+
+from cli import common, formatting
+from core.errors import EXIT_DRIFT, UsageError
+from core.layout import OutputLayout
+
+
+def register(sub, common_flags: argparse.ArgumentParser) -> None:
+  serve = sub.add_parser("serve", parents=[common_flags],
+                         help="serve the pushed models over TensorFlow Serving's REST API (127.0.0.1 by default)")
+  common.add_output_flag(serve)
+  serve.add_argument("--model", action="append", default=[], metavar="NAME",
+                     help="a model under <output>/serving to serve, repeatable (default: all)")
+  serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+  serve.add_argument("--port", type=int, default=8501, help="port (default: %(default)s, TF Serving's REST port)")
+  serve.add_argument("--versions", choices=("latest", "all"), default="latest",
+                     help="serve the newest version only, or every pushed version (default: %(default)s)")
+  serve.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+  serve.add_argument("--max-batch-size", type=int, default=32, help="examples per model call at most")
+  serve.add_argument("--batch-timeout-ms", type=float, default=2.0,
+                     help="how long a batch waits for more requests once the first arrived")
+  serve.add_argument("--log-requests", type=float, default=0.0, metavar="SHARE",
+                     help="share of requests (0..1) written to <output>/request_logs/<model>/ for `monitor`")
+
+  serve.set_defaults(handler=cmd_serve)
+
+  watch = sub.add_parser("monitor", parents=[common_flags],
+                         help="compare logged traffic with what the served version was trained and evaluated on")
+  common.add_output_flag(watch)
+  watch.add_argument("--model", help="a model under <output>/serving (default: the only one)")
+  watch.add_argument("--since", help="only requests logged since then: 2026-11-24T10:00 or 30m, 6h, 2d ago")
+  watch.add_argument("--labels", metavar="CSV", help="true labels that arrived: a CSV with request_id,label")
+  watch.add_argument("--json", action="store_true", help="the result as JSON")
+  watch.set_defaults(handler=cmd_monitor)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+  models = common.pushed_models(args.output)
+  for name in args.model:
+    common.check_model_name(args.output, name, models)
+  common.check_port(args.port)
+  import socket  # pylint: disable=g-import-not-at-top
+
+  with socket.socket() as probe:  # before the models load: a taken port is one line, not a uvicorn traceback
+    try:
+      probe.bind((args.host, args.port))
+    except OSError as e:
+      raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from e
+  if not 0.0 <= args.log_requests <= 1.0:
+    raise UsageError(f"--log-requests must be between 0 and 1, got {args.log_requests}")
+  if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:
+    raise UsageError("--max-batch-size must be at least 1, --batch-timeout-ms at least 0, --poll-seconds above 0")
+  from serving import serve  # pylint: disable=g-import-not-at-top
+
+  return serve.serve(args.output, args.model or None, args.host, args.port, args.versions, args.poll_seconds,
+                     args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests)
+
+
+def _since(text: Optional[str]) -> float:
+  """Unix seconds from an ISO time or a span ago (30m, 6h, 2d); 0 for None."""
+  if not text:
+    return 0.0
+  units = {"m": 60, "h": 3600, "d": 86400}
+  if text[-1:] in units and text[:-1].isdigit():
+    return time.time() - int(text[:-1]) * units[text[-1]]
+  try:
+    return datetime.datetime.fromisoformat(text).timestamp()
+  except ValueError as e:
+    raise UsageError(f"--since {text!r}: expected an ISO time (2026-11-24T10:00) or a span such as 30m, 6h, 2d") from e
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+  models = common.pushed_models(args.output)
+  if args.model is None and len(models) > 1:
+    raise UsageError(f"{OutputLayout(args.output).serving_root} has {len(models)} models ({', '.join(models)}); "
+                     "choose one with --model")
+  model = args.model or models[0]
+  common.check_model_name(args.output, model, models)
+  since = _since(args.since)
+  if args.labels and not os.path.isfile(args.labels):
+    raise UsageError(f"{args.labels}: no such labels file")
+  common.metadata_path(args.output)
+  from monitoring import monitor  # pylint: disable=g-import-not-at-top
+
+  result = monitor.monitor(args.output, model, since, args.labels)
+  path = monitor.write_result(args.output, result)
+  if args.json:
+    import json  # pylint: disable=g-import-not-at-top
+
+    print(json.dumps(result, indent=2))
+  else:
+    print(formatting.format_monitor_result(result))
+    print(f"result: {path}")
+  return EXIT_DRIFT if result["alert"] else 0

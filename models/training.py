@@ -1,0 +1,59 @@
+"""What the Trainer (models/trainer.py) and the Tuner (models/tuner.py) share, as TFX's penguin example shares
+`penguin_utils_base.py`: the optimizer, the compiled model, the class check, and hyperparameters from a search.
+Neither of them imports the other."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from core import features
+from core.errors import DataError
+from models import pruning, tf_setup  # noqa: F401  # pylint: disable=unused-import  # tf_setup: before any Keras use
+
+
+def learning_rate_schedule(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.schedules.LearningRateSchedule:
+  """Cosine decay from `learning_rate` to 1% of it over the whole run."""
+  return tf.keras.optimizers.schedules.CosineDecay(float(hp["learning_rate"]), max(total_steps, 1), alpha=0.01)
+
+
+def make_optimizer(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.Optimizer:
+  """Adam on the cosine schedule (the default for tasks without their own `make_optimizer`)."""
+  return tf.keras.optimizers.Adam(learning_rate_schedule(hp, total_steps))
+
+
+def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expected_classes: Optional[int]) -> int:
+  """The number of classes in the training split; DataError when the data has classes that are not in it."""
+  num_classes = tf_transform_output.vocabulary_size_by_name(features.LABEL_VOCABULARY)
+  if expected_classes and num_classes < expected_classes:
+    trained = sorted(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                     for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY))
+    raise DataError(f"only {num_classes} of the {expected_classes} classes have training examples ({trained}); "
+                    "the examples of the others all fell into the eval split. Add examples to them or lower "
+                    "--eval-percent")
+  return num_classes
+
+
+def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int):
+  """The task's model (pruned when asked), compiled with its optimizer, the loss and accuracy; build it in the
+  strategy's scope. Shared by the Trainer and the Tuner's trials."""
+  model = task.build_model(hp, num_classes)
+  if hp.get("prune_sparsity"):
+    model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
+  optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
+  model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+                metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+  return model
+
+
+def trial_hparams(task, hp: Dict[str, Any], space) -> Dict[str, Any]:
+  """`hp` with the task's searched hyperparameters taken from `space` (a keras_tuner.HyperParameters)."""
+  return {**hp, **task.search_space(space, hp)}
+
+
+def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> Dict[str, Any]:
+  """`hp` with the values of a Tuner's best_hyperparameters config applied."""
+  import keras_tuner  # pylint: disable=g-import-not-at-top
+
+  return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))

@@ -1,0 +1,99 @@
+"""Drift between two samples of the same features, with TFDV's comparators, and the features compared.
+
+Raw inputs are not comparable as they are (every image and text is distinct), so each is reduced to derived
+features that are: images to width, height, channels, brightness and contrast; texts to their word count and the
+share of words outside the model's vocabulary. `drift_checks` compares every column of two DataFrames: Jensen-Shannon
+divergence for numeric columns, L-infinity distance for categorical ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import io
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from core import features, model_files
+
+
+@dataclasses.dataclass
+class Check:
+  kind: str  # "input drift" | "prediction drift" | "live accuracy"
+  feature: str
+  measure: str  # "jensen_shannon" | "l_infinity" | "accuracy drop"
+  value: float
+  threshold: float
+
+  @property
+  def alert(self) -> bool:
+    return self.value > self.threshold
+
+
+def image_features(encoded: bytes) -> Dict[str, float]:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  try:
+    with Image.open(io.BytesIO(encoded)) as image:
+      channels = len(image.getbands())
+      gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+      return {"width": float(image.width), "height": float(image.height), "channels": float(channels),
+              "brightness": float(gray.mean()), "contrast": float(gray.std())}
+  except Exception:  # pylint: disable=broad-except
+    return {"width": 0.0, "height": 0.0, "channels": 0.0, "brightness": -1.0, "contrast": -1.0}
+
+
+def text_features(text: bytes, vocabulary: Optional[set]) -> Dict[str, float]:
+  import re  # pylint: disable=g-import-not-at-top
+
+  words = re.findall(r"\w+|[^\w\s]", text.decode("utf-8", "replace").lower())
+  values = {"words": float(len(words))}
+  if vocabulary:
+    values["unknown_share"] = sum(w not in vocabulary for w in words) / max(len(words), 1)
+  return values
+
+
+def _vocabulary(model_dir: str) -> Optional[set]:
+  """The tokenizer's vocabulary shipped beside the model (assets.extra/vocab.txt), if any."""
+  for path in glob.glob(os.path.join(model_dir, model_files.ASSETS_EXTRA_DIR, "*.txt")):
+    try:
+      with open(path, encoding="utf-8") as f:
+        tokens = [line.rstrip("\n") for line in f]
+    except (OSError, UnicodeDecodeError):
+      continue
+    if "[UNK]" in tokens:
+      return set(tokens)
+  return None
+
+
+def derived_features(raw_values: List[bytes], modality: str, model_dir: str):
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+
+  if modality == features.TEXT_KEY:
+    vocabulary = _vocabulary(model_dir)
+    return pd.DataFrame([text_features(v, vocabulary) for v in raw_values])
+  return pd.DataFrame([image_features(v) for v in raw_values])
+
+
+def drift_checks(kind: str, baseline, traffic, jsd: float, linf: float) -> List[Check]:
+  """TFDV drift of every column of `traffic` against `baseline` (DataFrames)."""
+  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+
+  baseline_stats = tfdv.generate_statistics_from_dataframe(baseline)
+  schema = tfdv.infer_schema(baseline_stats)
+  for column in baseline.columns:
+    comparator = tfdv.get_feature(schema, column).drift_comparator
+    if baseline[column].dtype == object:
+      comparator.infinity_norm.threshold = linf
+    else:
+      comparator.jensen_shannon_divergence.threshold = jsd
+  anomalies = tfdv.validate_statistics(tfdv.generate_statistics_from_dataframe(traffic), schema,
+                                       previous_statistics=baseline_stats)
+  checks = []
+  for info in anomalies.drift_skew_info:
+    for measurement in info.drift_measurements:
+      measure = "jensen_shannon" if measurement.type == measurement.JENSEN_SHANNON_DIVERGENCE else "l_infinity"
+      checks.append(Check(kind, ".".join(info.path.step), measure, float(measurement.value),
+                          float(measurement.threshold)))
+  return checks

@@ -1,0 +1,26 @@
+"""The server's Prometheus metrics, in a registry of their own (served at METRICS_PATH)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+class Metrics:
+  """The server's Prometheus metrics, in a registry of their own."""
+
+  def __init__(self):
+    self.registry = CollectorRegistry()
+    self.requests = Counter("modelfab_requests", "Requests by model, version, API and status",
+                            ["model", "version", "api", "status"], registry=self.registry)
+    self.latency = Histogram("modelfab_request_latency_seconds", "Request latency", ["model", "api"],
+                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5),
+                             registry=self.registry)
+    self.batch_size = Histogram("modelfab_batch_size", "Examples per model call", ["model"],
+                                buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
+    self.predicted = Counter("modelfab_predicted_class", "Predictions by class", ["model", "label"],
+                             registry=self.registry)
+    self.log_errors = Counter("modelfab_request_log_errors", "Requests not logged (queue full, write error)",
+                              ["reason"], registry=self.registry)
+    self.score = Histogram("modelfab_prediction_score", "Top-class probability", ["model"],
+                           buckets=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1.0), registry=self.registry)
