@@ -1,4 +1,4 @@
-"""Measures the scale-out numbers the README quotes (issue: Kubeflow, distributed training, Beam at scale).
+"""Measures the scale-out figures of benchmarks/RESULTS.md: Transform with 1 and 2 Beam workers, multi-worker training.
 
   python benchmarks/scale_benchmark.py [--examples N] [--skip-transform] [--skip-multi-worker]
 

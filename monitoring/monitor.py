@@ -26,7 +26,7 @@ from monitoring import drift
 from serving import request_log
 # Measured on held-out digits (60 requests) against a small run's splits (about 160 train, 40 eval examples):
 # input JSD up to 0.09, predicted-class L-infinity 0.18, score JSD 0.21, all sampling noise; inverted and noise
-# images reach 0.5 to 1.0 on brightness and contrast (README, "Monitoring").
+# images reach 0.5 to 1.0 on brightness and contrast (docs/monitoring.md).
 DEFAULT_THRESHOLDS = {"input_jsd": 0.2, "input_linf": 0.2, "prediction_jsd": 0.3, "prediction_linf": 0.25,
                       "accuracy_drop": 0.05}
 MIN_REQUESTS = 20

@@ -24,7 +24,7 @@ DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
 # Beam args when none are given (`default_beam_args`): the DirectRunner in one process below
 # AUTO_MULTI_PROCESSING_EXAMPLES examples, multi-processing on all local cores from there on (and for data of unknown
 # size). Measured on 2 cores with the whole pipeline on generated 32x32 images (benchmarks/cifar_benchmark.py
-# --beam-sizes, README "Beam"): 100,000 images took 160.6 s in one process and 161.8 s multi-processing, 200,000
+# --beam-sizes, benchmarks/RESULTS.md, "Beam's default mode"): 100,000 images took 160.6 s in one process and 161.8 s multi-processing, 200,000
 # took 331.8 s and 309.6 s; multi-processing used 1.6x the memory both times. Each worker starts and imports
 # TensorFlow, and TFX builds an sdist per Beam component (~5 s each) because Beam args are set.
 DEFAULT_BEAM_ARGS: tuple = ()
@@ -189,7 +189,7 @@ PRESETS: Dict[str, PipelineConfig] = {
         quantize="int8",  # measured: 6% of the SavedModel's size, no accuracy lost, 14x faster at batch 1
     ),
     # CIFAR-10-like data (32x32 RGB photos, 10 classes): a small residual CNN of the same blocks. No embedded data:
-    # give --data. Measured on the generated 20,000-image set: README, "Performance at CIFAR-10 scale".
+    # give --data. Measured on the generated 20,000-image set: benchmarks/RESULTS.md, "The `cifar-resnet` preset".
     "cifar-resnet": PipelineConfig(
         pipeline_name="cifar-resnet",
         task="image_cnn",

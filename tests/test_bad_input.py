@@ -2,7 +2,7 @@
 
 Each refused case: exit status 2, exactly one `modelfab: error:` line that names the file, row, field or flag, no
 traceback, nothing new under `serving/`, and the ML Metadata store of an existing output dir still readable. The
-tolerated cases (README, "Bad input") pass the data check and say what they did.
+tolerated cases (docs/data.md, "Bad input") pass the data check and say what they did.
 """
 import json
 import os

@@ -24,12 +24,17 @@ def exported(transformed_dataset, tmp_path_factory):
 
 
 def _export(exported, name, break_weights=False):
+  """Exports the shared model (with NaN output weights when `break_weights`, restored afterwards)."""
   model, tft_output, _, factory = exported
+  kernel = model.get_layer("probabilities").kernel
+  weights = kernel.numpy()
   if break_weights:
-    kernel = model.get_layer("probabilities").kernel
     kernel.assign(np.full(kernel.shape, np.nan, np.float32))
   path = str(factory.mktemp(name) / "model")
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, path, "image_cnn")
+  try:
+    trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, path, "image_cnn")
+  finally:
+    kernel.assign(weights)
   return path
 
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from core import features
-from models import image_cnn, trainer, training
+from models import image_cnn, trainer
 from inference import predict
 
 
@@ -95,19 +95,3 @@ def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
   b = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 1}})
   c = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 2}})
   assert a == b != c and a.startswith("/root/Trainer/backup/")
-
-
-def test_learning_rate_decays_over_the_run():
-  schedule = training.learning_rate_schedule({"learning_rate": 0.01}, total_steps=100)
-  assert np.isclose(float(schedule(0)), 0.01) and float(schedule(50)) < 0.01 and float(schedule(100)) < 0.001
-  assert isinstance(training.make_optimizer({"learning_rate": 0.01}, 100), tf.keras.optimizers.Adam)
-
-
-def test_classes_without_training_examples_are_named(transformed_dataset):
-  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  from core.errors import DataError  # pylint: disable=g-import-not-at-top
-
-  output = tft.TFTransformOutput(transformed_dataset[2])
-  assert training.check_every_class_trained(output, 2) == 2
-  with pytest.raises(DataError, match=r"only 2 of the 3 classes have training examples \(\['bottom', 'top'\]\)"):
-    training.check_every_class_trained(output, 3)

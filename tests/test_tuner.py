@@ -1,28 +1,15 @@
-"""Hyperparameter search: the task search spaces and budget (unit), then `modelfab run --tune` end to end on real
+"""Hyperparameter search: the search budget (unit), then `modelfab run --tune` end to end on real
 TFX (Tuner, Trainer, Evaluator): a search started from a learning rate of 3.0 ends blessed and pushed."""
-import json
 import pathlib
 
-import keras_tuner
 import pytest
 
 from conftest import copy_digits_subset
-from models import image_cnn, text_bert, training, tuner
+from models import tuner
 from cli import main as cli
 from reports import report, tensorboard_logs
 from inference import run_summary
 
-
-def test_search_space_round_trips_through_the_best_hyperparameters_config():
-  space = keras_tuner.HyperParameters()
-  hp = image_cnn.hparams_from({"hparams": {"learning_rate": 3.0}})
-  training.trial_hparams(image_cnn, hp, space)  # registers the search space with its defaults
-  space.values.update({"learning_rate": 0.002, "conv_filters": "16,32", "dropout": 0.1, "batch_size": 64})
-  applied = training.hparams_with_best(image_cnn, hp, json.loads(json.dumps(space.get_config())))
-  assert applied["learning_rate"] == 0.002 and applied["conv_filters"] == [16, 32]
-  assert applied["batch_size"] == 64 and applied["epochs"] == hp["epochs"]  # the rest as configured
-  text_space = keras_tuner.HyperParameters()
-  assert set(text_bert.search_space(text_space, {})) == {"learning_rate", "warmup_fraction", "dropout"}
 
 
 def test_budget_stops_the_oracle_after_the_trials_or_the_minutes():
