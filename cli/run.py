@@ -39,7 +39,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   settings.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (for GPUs)")
   settings.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
   settings.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
-  settings.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
+  settings.add_argument("--strategy", choices=names.STRATEGIES)
   settings.add_argument("--tpu-address", help="for --strategy tpu: grpc://host:port, a TPU name, or 'local'")
   settings.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
   settings.add_argument("--prune-sparsity", type=float, metavar="S",

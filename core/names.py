@@ -28,6 +28,11 @@ MACRO_F1 = "macro_f1_score"
 EXAMPLE_COUNT = "example_count"
 SUMMARY_METRICS = (ACCURACY, MACRO_PRECISION, MACRO_RECALL, MACRO_F1, EXAMPLE_COUNT)  # what summaries show
 
+# The choices of settings that more than one layer checks (the command line without importing TensorFlow).
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # models.strategy.get_strategy
+TUNE_ALGORITHMS = ("random", "bayesian", "hyperband")  # models.tuner.tuner_fn
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # inference.compression.convert ("none": no .tflite)
+
 # Files inside artifacts.
 BEST_HPARAMS_FILE = "best_hyperparameters.txt"  # TFX Tuner's best trial (a keras_tuner.HyperParameters config)
 TUNER_RESULTS_FILE = "tuner_results.json"  # TFX Tuner's completed trials, best first

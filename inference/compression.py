@@ -29,7 +29,7 @@ from core import features, model_files, names
 from inference import eval_metrics, model_loader
 from inference.model_check import read_split_records
 
-MODES = ("none", "dynamic", "float16", "int8")
+MODES = names.QUANTIZE_MODES
 EVALUATION_DIR = "evaluation"
 FLOAT_MODEL, COMPRESSED_MODEL = "float", "compressed"  # model names in TFMA's output
 REPRESENTATIVE_EXAMPLES = 200

@@ -14,6 +14,7 @@ import dataclasses
 import os
 from typing import Any
 
+from core import features
 from core.errors import ModelError
 from core.model_files import (LABELS_FILE, SAVED_MODEL_FILE, TFLITE_METADATA_SUFFIX, ModelMetadata, read_metadata,
                               version_dirs)
@@ -72,10 +73,10 @@ def load_model(path: str) -> LoadedModel:
   except (OSError, ValueError, tf.errors.OpError) as e:
     message = getattr(e, "message", None) or str(e)
     raise ModelError(f"{model_dir}: cannot load the SavedModel ({message.splitlines()[0] if message else e})") from e
-  if "serving_default" not in model.signatures:
+  if features.SERVING_SIGNATURE not in model.signatures:
     raise ModelError(f"{model_dir}: the SavedModel has no serving_default signature "
                      f"(it has {sorted(model.signatures)})")
-  return LoadedModel(model_dir, metadata, model.signatures["serving_default"])
+  return LoadedModel(model_dir, metadata, model.signatures[features.SERVING_SIGNATURE])
 
 
 def load_tflite(path: str) -> LoadedModel:

@@ -5,7 +5,9 @@ from typing import Dict
 
 import numpy as np
 
-SIGNATURE = "serving_tensors"  # core.features.TENSORS_SIGNATURE (not imported: that would import models/)
+from core import features
+
+SIGNATURE = features.TENSORS_SIGNATURE
 
 
 class TFLiteRunner:

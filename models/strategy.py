@@ -9,9 +9,10 @@ from urllib.parse import urlparse
 
 import tensorflow as tf
 
+from core import names
 from core.errors import StrategyError
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+STRATEGIES = names.STRATEGIES
 
 
 def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.distribute.Strategy:

@@ -20,7 +20,7 @@ from core import names
 from models import tf_setup  # before any Keras use
 from models import input_pipeline, strategy, tasks, training
 
-ALGORITHMS = ("random", "bayesian", "hyperband")
+ALGORITHMS = names.TUNE_ALGORITHMS
 OBJECTIVE = "val_accuracy"
 
 

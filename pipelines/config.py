@@ -12,7 +12,7 @@ import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
-from core import features
+from core import features, names
 from core.layout import OutputLayout
 from models import tasks  # imports no TensorFlow
 from pipelines import fingerprint
@@ -171,8 +171,8 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "tune_trials": (1, 1000, False),
     "tune_max_minutes": (0.0, 10_000.0, True),
 }
-TUNE_ALGORITHMS = ("random", "bayesian", "hyperband")  # models.tuner.ALGORITHMS
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # components.quantizer.MODES
+TUNE_ALGORITHMS = names.TUNE_ALGORITHMS
+QUANTIZE_MODES = names.QUANTIZE_MODES
 
 SETTING_FLAGS = {"trainer_workers": "--workers"}
 

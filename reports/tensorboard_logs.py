@@ -109,11 +109,12 @@ def read_scalars(log_dir: str) -> Dict[str, List[Tuple[int, float]]]:
 
 
 def write_scalars(log_dir: str, scalars: Dict[str, float], step: int) -> None:
-  """Writes `scalars` as one TensorBoard event file in `log_dir`."""
+  """Writes `scalars` as one TensorBoard event file in `log_dir`, whatever recording condition a caller left in
+  force (an interrupted Keras `fit` leaves its TensorBoard callback's "every N steps" condition behind)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   writer = tf.summary.create_file_writer(log_dir)
-  with writer.as_default():
+  with writer.as_default(), tf.summary.record_if(True):
     for tag, value in scalars.items():
       tf.summary.scalar(tag, value, step=step)
   writer.close()

@@ -16,6 +16,7 @@ from PIL import Image  # pylint: disable=g-import-not-at-top
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DIGITS = REPO / "data" / "digits"
+DISTRIBUTED_TRAIN = REPO / "tests" / "distributed_train.py"  # a training process of its own (tests/e2e, benchmarks)
 
 
 def free_ports(count: int = 1):
@@ -71,6 +72,15 @@ def write_image(path: pathlib.Path, size=(8, 8), mode="L", fmt="PNG", seed=0) ->
   path.parent.mkdir(parents=True, exist_ok=True)
   Image.fromarray(pixels, mode=mode).save(path, format=fmt)
   return path
+
+
+def tfrecord_example(label: bytes, image: bytes = b"png") -> bytes:
+  """A serialized tf.Example with an `image` and a `label` bytes feature, as TFRecord data holds them."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  return tf.train.Example(features=tf.train.Features(feature={
+      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image])),
+      "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label]))})).SerializeToString()
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -1,6 +1,6 @@
 """Trains in this process under one strategy and writes what the distributed-training tests and the benchmark check.
 
-Not a test module: tests/test_distributed.py and benchmarks/benchmark.py start it as a subprocess, because a process
+Not a test module: tests/e2e/test_distributed.py, tests/models/test_pruning.py and benchmarks/scale_benchmark.py start it as a subprocess, because a process
 can split its CPU into logical devices, or join a MultiWorkerMirroredStrategy cluster (TF_CONFIG), only before
 TensorFlow initializes.
 

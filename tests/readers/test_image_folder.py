@@ -3,7 +3,7 @@ import pytest
 
 from readers import image_folder
 from core.errors import DataError
-from conftest import write_image
+from conftest import REPO, write_image
 
 
 def test_lists_grayscale_rgb_png_and_jpeg_with_labels(tmp_path):
@@ -104,10 +104,9 @@ print("verified", sorted(image_folder._VERIFIED) == sorted(sys.argv[1:]))
 def _run_background_check(paths):
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
-  from pathlib import Path  # pylint: disable=g-import-not-at-top
 
   return subprocess.run([sys.executable, "-c", _CHILD_CHECK, *map(str, paths)], capture_output=True, text=True,
-                        cwd=Path(__file__).parent.parent, check=False, timeout=120)
+                        cwd=REPO, check=False, timeout=120)
 
 
 def test_background_check_in_a_forked_process_records_what_decoded(tmp_path):

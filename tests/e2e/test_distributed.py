@@ -3,18 +3,17 @@ MirroredStrategy on 2 logical CPU devices for the CNN and the tiny BERT. Each ru
 (tests/distributed_train.py), since devices and the cluster are fixed when TensorFlow starts."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import free_ports, review_vocab, write_tiny_checkpoint
+from conftest import DISTRIBUTED_TRAIN, free_ports, review_vocab, write_tiny_checkpoint
 
 pytestmark = pytest.mark.e2e  # whole pipeline runs or processes working together
 
-SCRIPT = pathlib.Path(__file__).with_name("distributed_train.py")
+SCRIPT = DISTRIBUTED_TRAIN
 
 
 def _start(out, *args, env=None):

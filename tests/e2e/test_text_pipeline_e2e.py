@@ -6,7 +6,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from conftest import review_vocab, write_tiny_checkpoint
+from conftest import REPO, review_vocab, write_tiny_checkpoint
 from cli import formatting
 from cli import main as cli
 from inference import run_summary
@@ -67,7 +67,7 @@ def test_dynamic_range_tflite_takes_token_ids_and_agrees_with_the_savedmodel(tex
 def _heldout_reviews():
   import csv  # pylint: disable=g-import-not-at-top
 
-  with open(pathlib.Path(__file__).resolve().parents[1] / "data" / "reviews-heldout" / "heldout.csv",
+  with open(REPO / "data" / "reviews-heldout" / "heldout.csv",
             encoding="utf-8") as f:
     return [row["text"] for row in csv.DictReader(f)]
 
@@ -85,7 +85,7 @@ def test_text_model_served_over_tf_serving_rest_api(text_run, free_port, wait_fo
   expected = [label for label, _ in predict.predict_texts(str(output / "serving" / "text-bert"), texts)]
   port = free_port()
   server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", str(output), "--port",
-                             str(port)], cwd=pathlib.Path(__file__).resolve().parents[1])
+                             str(port)], cwd=REPO)
 
   def post(body):
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/text-bert:classify",
@@ -133,7 +133,7 @@ def test_monitor_flags_text_from_another_domain_and_not_new_text_from_the_traini
 
   import importlib.util  # pylint: disable=g-import-not-at-top
 
-  spec = importlib.util.spec_from_file_location("make_reviews", pathlib.Path(__file__).resolve().parents[1] / "data"
+  spec = importlib.util.spec_from_file_location("make_reviews", REPO / "data"
                                                 / "make_reviews.py")
   make_reviews = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(make_reviews)

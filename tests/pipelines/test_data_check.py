@@ -1,20 +1,14 @@
 """The pre-flight data check: class counts from image folders and TFRecords, errors that name the file."""
 import tensorflow as tf
 
-from conftest import write_image
+from conftest import tfrecord_example, write_image
 from pipelines import config, data_check
-
-
-def _example(label):
-  return tf.train.Example(features=tf.train.Features(feature={
-      "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"png"])),
-      "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label]))})).SerializeToString()
 
 
 def test_tfrecord_data_is_checked_and_its_classes_counted(tmp_path):
   with tf.io.TFRecordWriter(str(tmp_path / "part-0.tfrecord")) as w:
     for label in (b"cat", b"dog"):
-      w.write(_example(label))
+      w.write(tfrecord_example(label))
   c = config.preset("digits-cnn", data=str(tmp_path), data_format="tfrecord")
   assert data_check.check_data(c) == 2
   assert data_check.estimate_examples(c) == 2

@@ -1,6 +1,5 @@
 """Pruning while training: real tensorflow-model-optimization, sparsity counted on the exported SavedModel."""
 import json
-import pathlib
 import subprocess
 import sys
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import DISTRIBUTED_TRAIN
 from core import features
 from models import image_cnn, pruning, trainer
 from inference import predict
@@ -61,7 +61,7 @@ def test_export_has_every_signature_and_no_pruning_wrappers(pruned):
 def test_pruning_under_mirrored_strategy_on_two_logical_cpus(transformed_dataset, tmp_path):
   train_files, eval_files, transform_dir, _ = transformed_dataset
   process = subprocess.run(
-      [sys.executable, str(pathlib.Path(__file__).with_name("distributed_train.py")), "--out", str(tmp_path / "out"),
+      [sys.executable, str(DISTRIBUTED_TRAIN), "--out", str(tmp_path / "out"),
        "--strategy", "mirrored", "--logical-cpus", "2", "--epochs", "3", "--prune-sparsity", "0.7",
        "--export-dir", str(tmp_path / "export"), "--data", json.dumps([train_files, eval_files, transform_dir])],
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400, check=False)
