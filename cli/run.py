@@ -129,8 +129,8 @@ def resolve_hparams_from(value: Optional[str], output: Optional[str]) -> Optiona
     return value
   metadata = OutputLayout(output).metadata_path if output else None
   if not metadata or not os.path.isfile(metadata):
-    raise UsageError(f"--hparams-from {value}: not a folder with {names.BEST_HPARAMS_FILE}, and no ML Metadata store to "
-                   f"find a run in" + (f" ({metadata})" if metadata else ""))
+    raise UsageError(f"--hparams-from {value}: not a folder with {names.BEST_HPARAMS_FILE}, and no ML Metadata "
+                     f"store to find a run in" + (f" ({metadata})" if metadata else ""))
   from inference import run_summary  # pylint: disable=g-import-not-at-top
 
   try:
@@ -140,7 +140,7 @@ def resolve_hparams_from(value: Optional[str], output: Optional[str]) -> Optiona
   uri = run.output_uri(names.TUNER, "best_hyperparameters") or run.output_uri(names.HPARAMS_IMPORTER, "result")
   if not uri:
     raise UsageError(f"--hparams-from {value}: run {run.run_id} did not tune (it has no best hyperparameters); "
-                   "run with --tune first")
+                     "run with --tune first")
   return uri
 
 

@@ -71,7 +71,8 @@ def _tensors_and_predictions(model, records: List[bytes], tensors_only: bool = F
       tensors.setdefault(name, []).append(value.numpy())
     if tensors_only:
       continue
-    probabilities.append(model.signatures[features.SERVING_SIGNATURE](examples=examples)[features.PROBABILITIES].numpy())
+    outputs = model.signatures[features.SERVING_SIGNATURE](examples=examples)
+    probabilities.append(outputs[features.PROBABILITIES].numpy())
     transformed = model.signatures[features.TRANSFORM_FEATURES_SIGNATURE](examples=examples)
     labels.append(transformed[features.TRANSFORMED_LABEL_KEY].numpy().reshape(-1))
   tensors = {k: np.concatenate(v) for k, v in tensors.items()}

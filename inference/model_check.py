@@ -52,7 +52,8 @@ def check_serving(model_dir: str, examples: List[bytes]) -> None:
     raise ModelError(f"{model_dir}: serving_default returns non-finite probabilities (NaN or inf)")
   if not np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3):
     raise ModelError(f"{model_dir}: serving_default's probabilities do not sum to 1")
-  if model.metadata.labels and not set(l.decode("utf-8") for l in outputs[features.PREDICTED_LABEL]) <= set(model.metadata.labels):
+  answered = {label.decode("utf-8") for label in outputs[features.PREDICTED_LABEL]}
+  if model.metadata.labels and not answered <= set(model.metadata.labels):
     raise ModelError(f"{model_dir}: serving_default returns labels outside the model's classes")
 
 

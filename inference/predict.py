@@ -33,7 +33,8 @@ def predict_serialized(model: Union[str, LoadedModel], examples: List[bytes]):
 
 
 def _labels_and_scores(outputs) -> List[Tuple[str, float]]:
-  return [(label.decode("utf-8"), float(score)) for label, score in zip(outputs[features.PREDICTED_LABEL], outputs[features.PREDICTED_SCORE])]
+  return [(label.decode("utf-8"), float(score))
+          for label, score in zip(outputs[features.PREDICTED_LABEL], outputs[features.PREDICTED_SCORE])]
 
 
 def _tflite_labels_and_scores(loaded: LoadedModel, tensors) -> List[Tuple[str, float]]:

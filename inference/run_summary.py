@@ -160,7 +160,8 @@ def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]
   """The best hyperparameters the Trainer got (from this run's Tuner or imported) and the Tuner's trials."""
   import json  # pylint: disable=g-import-not-at-top
 
-  for node, key, source in ((names.TUNER, "best_hyperparameters", "Tuner"), (names.HPARAMS_IMPORTER, "result", "imported")):
+  for node, key, source in ((names.TUNER, "best_hyperparameters", "Tuner"),
+                            (names.HPARAMS_IMPORTER, "result", "imported")):
     artifacts = outputs.get(node, {}).get(key)
     if not artifacts:
       continue

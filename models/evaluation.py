@@ -35,7 +35,8 @@ def make_comparison_eval_config(model_names) -> tfma.EvalConfig:
   """The same metrics, for models whose predictions are columns of a table (`tfma.analyze_raw_data`): one
   ModelSpec per name, reading probabilities from the column of that name and the integer label from `label`."""
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(name=name, label_key=features.RAW_LABEL_KEY, prediction_key=name) for name in model_names],
+      model_specs=[tfma.ModelSpec(name=name, label_key=features.RAW_LABEL_KEY, prediction_key=name)
+                   for name in model_names],
       slicing_specs=[tfma.SlicingSpec()],
       metrics_specs=make_metrics_specs())
 

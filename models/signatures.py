@@ -17,6 +17,9 @@ import tensorflow_transform as tft
 
 from core import features
 
+# The one input of the raw-example signatures: a batch of serialized tf.Examples.
+EXAMPLES_SPEC = tf.TensorSpec(shape=[None], dtype=tf.string, name=features.SERVING_INPUT)
+
 
 @dataclasses.dataclass
 class TensorInputs:
@@ -47,7 +50,7 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
   vocabulary = tf.constant(tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY))
   input_names = list(model.input_names)
 
-  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=features.SERVING_INPUT)], autograph=False)
+  @tf.function(input_signature=[EXAMPLES_SPEC], autograph=False)
   def serve_tf_examples_fn(serialized_examples):
     raw_features = tf.io.parse_example(serialized_examples, serving_spec)
     transformed = model.tft_layer(raw_features)
@@ -59,12 +62,12 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
         features.PREDICTED_SCORE: tf.reduce_max(probabilities, axis=-1),
     }
 
-  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=features.SERVING_INPUT)], autograph=False)
+  @tf.function(input_signature=[EXAMPLES_SPEC], autograph=False)
   def transform_features_fn(serialized_examples):
     raw_features = tf.io.parse_example(serialized_examples, raw_spec)
     return model.tft_layer(raw_features)
 
-  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=features.SERVING_INPUT)], autograph=False)
+  @tf.function(input_signature=[EXAMPLES_SPEC], autograph=False)
   def evaluation_fn(serialized_examples):
     probabilities = serve_tf_examples_fn(serialized_examples)[features.PROBABILITIES]
     return {features.PROBABILITIES: probabilities,
@@ -80,7 +83,7 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
     inputs = tensor_inputs.to_model_inputs(dict(zip(names, tensors)))
     return {features.PROBABILITIES: model({k: inputs[k] for k in input_names}, training=False)}
 
-  @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=features.SERVING_INPUT)], autograph=False)
+  @tf.function(input_signature=[EXAMPLES_SPEC], autograph=False)
   def examples_to_tensors_fn(serialized_examples):
     raw_features = tf.io.parse_example(serialized_examples, serving_spec)
     return tensor_inputs.from_examples(raw_features, model.tft_layer(raw_features))

@@ -88,7 +88,8 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
 
   eval_values = _read_split(examples_uri, "eval", key)
   eval_out = predict.predict_serialized(loaded, predict.serialized_examples([{key: v} for v in eval_values]))
-  baseline = pd.DataFrame({"predicted_label": [l.decode("utf-8", "replace") for l in eval_out[features.PREDICTED_LABEL]],
+  baseline = pd.DataFrame({"predicted_label": [label.decode("utf-8", "replace")
+                                               for label in eval_out[features.PREDICTED_LABEL]],
                            "score": eval_out[features.PREDICTED_SCORE].astype(float)})
   traffic = pd.DataFrame({"predicted_label": [r[request_log.PREFIX + "label"].decode("utf-8", "replace")
                                               for r in rows],

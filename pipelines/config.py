@@ -24,9 +24,10 @@ DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
 # Beam args when none are given (`default_beam_args`): the DirectRunner in one process below
 # AUTO_MULTI_PROCESSING_EXAMPLES examples, multi-processing on all local cores from there on (and for data of unknown
 # size). Measured on 2 cores with the whole pipeline on generated 32x32 images (benchmarks/cifar_benchmark.py
-# --beam-sizes, benchmarks/RESULTS.md, "Beam's default mode"): 100,000 images took 160.6 s in one process and 161.8 s multi-processing, 200,000
-# took 331.8 s and 309.6 s; multi-processing used 1.6x the memory both times. Each worker starts and imports
-# TensorFlow, and TFX builds an sdist per Beam component (~5 s each) because Beam args are set.
+# --beam-sizes; benchmarks/RESULTS.md, "Beam's default mode"): 100,000 images took 160.6 s in one process and
+# 161.8 s multi-processing, 200,000 took 331.8 s and 309.6 s; multi-processing used 1.6x the memory both times.
+# Each worker starts and imports TensorFlow, and TFX builds an sdist per Beam component (~5 s each) because Beam
+# args are set.
 DEFAULT_BEAM_ARGS: tuple = ()
 MULTI_PROCESSING_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")  # 0 = every core
 AUTO_MULTI_PROCESSING_EXAMPLES = 200_000

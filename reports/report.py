@@ -79,7 +79,8 @@ def _data_section(statistics_uri: Optional[str], anomalies_uri: Optional[str], f
     parts.append(f"<h3>{html.escape(split)} split: {stats.num_examples} examples</h3>")
     parts.append(_table(["feature", "type", "missing", "summary"],
                         [[r["feature"], r["type"], r.get("missing", "-"), r.get("summary", "")] for r in rows]))
-  figure = figures_lib.plot_label_counts({split: report_data.label_counts(stats) for split, stats in statistics.items()})
+  figure = figures_lib.plot_label_counts({split: report_data.label_counts(stats)
+                                          for split, stats in statistics.items()})
   if figure:
     figures.append(figure)
     parts.append(_figure_html(figure))
@@ -101,7 +102,8 @@ def _evaluation_section(run: run_summary.RunSummary, evaluation_uri: Optional[st
   class_ids = sorted({int(n.rsplit("_", 1)[1]) for n in metrics if "/class_" in n})
   num_classes = max(class_ids) + 1 if class_ids else 0
   class_names = report_data.read_class_names(run.output_uri(names.TRANSFORM, "transform_graph"), num_classes)
-  class_ids.sort(key=lambda c: figures_lib.natural_key(class_names[c]))  # label ids follow frequency; show classes by name
+  # Label ids follow frequency; the classes are shown by name.
+  class_ids.sort(key=lambda c: figures_lib.natural_key(class_names[c]))
   scores = ("precision", "recall", "f1_score")
   per_class_rows = [[class_names[c]] + [_fmt(metrics.get(f"{n}/class_{c}")) for n in scores] for c in class_ids]
   parts = [_table(["metric", "value"], overall, table_id="overall-metrics"),

@@ -34,7 +34,8 @@ def examples_from_predict(body: Dict[str, Any]) -> tuple:
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
       raise BadRequest("'instances' must be a non-empty list")
-    return [_b64(i.get(features.SERVING_INPUT) if isinstance(i, dict) and features.SERVING_INPUT in i else i, f"instances[{n}]")
+    return [_b64(i[features.SERVING_INPUT] if isinstance(i, dict) and features.SERVING_INPUT in i else i,
+                 f"instances[{n}]")
             for n, i in enumerate(instances)], "row"
   if "inputs" in body:
     inputs = body["inputs"]
