@@ -152,6 +152,23 @@ def transformed_dataset(tmp_path_factory):
   return make_transformed_dataset(tmp_path_factory.mktemp("transformed"))
 
 
+@pytest.fixture(scope="session")
+def trained_image_model(transformed_dataset, tmp_path_factory):
+  """The image task's model trained by the shared Trainer on `transformed_dataset` (6 epochs, batch 8, no
+  augmentation) and exported. Returns (history, work dir with its logs, export dir, raw examples, hparams)."""
+  from models import image_cnn, trainer  # pylint: disable=g-import-not-at-top
+
+  train_files, eval_files, transform_dir, raw = transformed_dataset
+  work = tmp_path_factory.mktemp("trained-image-model")
+  hp = image_cnn.hparams_from({"hparams": {"epochs": 6, "batch_size": 8, "augment": False}})
+  model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
+                                             log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
+                                             strategy_name="default")
+  export_dir = work / "export"
+  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
+  return history, work, export_dir, raw, hp
+
+
 _exit_status = {}
 
 

@@ -9,7 +9,6 @@ import tensorflow as tf
 from components import atomic_pusher, quantizer
 from inference import compression
 from conftest import png_bytes
-from models import image_cnn, trainer
 from inference import model_loader, predict
 
 
@@ -22,17 +21,10 @@ def _write_split(examples_dir, split, rows):
 
 
 @pytest.fixture(scope="module")
-def float_model(transformed_dataset, tmp_path_factory):
+def float_model(trained_image_model, tmp_path_factory):
   """A trained, exported image model and an ExampleGen-like folder of its raw examples (train/eval splits)."""
-  train_files, eval_files, transform_dir, raw = transformed_dataset
-  work = tmp_path_factory.mktemp("quantizer")
-  hp = image_cnn.hparams_from({"hparams": {"epochs": 6, "batch_size": 8, "augment": False}})
-  model, _, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
-                                       log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
-                                       strategy_name="default")
-  export_dir = work / "export"
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
-  examples = work / "examples"
+  _, _, export_dir, raw, _ = trained_image_model
+  examples = tmp_path_factory.mktemp("quantizer") / "examples"
   _write_split(examples, "train", raw[:48])
   _write_split(examples, "eval", raw[48:])
   return export_dir, examples, raw

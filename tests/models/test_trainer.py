@@ -13,15 +13,9 @@ def _hparams(**overrides):
 
 
 @pytest.fixture(scope="module")
-def trained(transformed_dataset, tmp_path_factory):
-  train_files, eval_files, transform_dir, raw = transformed_dataset
-  work = tmp_path_factory.mktemp("trainer")
-  hp = _hparams()
-  model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
-                                             log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
-                                             strategy_name="default")
-  export_dir = work / "export"
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
+def trained(trained_image_model):
+  history, work, export_dir, raw, hp = trained_image_model
+  assert hp == _hparams()  # the settings these tests are about
   return history, work, export_dir, raw
 
 
