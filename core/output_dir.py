@@ -17,7 +17,7 @@ import time
 from typing import Iterator
 
 from core.errors import OutputBusy, OutputNotWritable
-from core.layout import LOCK_FILE
+from core.layout import OutputLayout
 
 
 def prepare(output: str) -> None:
@@ -40,7 +40,7 @@ def run_in_progress(output: str) -> bool:
   """Whether the process that last took the output dir's lock is still alive (read without locking, so a reader
   never makes a starting run fail as busy)."""
   try:
-    with open(os.path.join(output, LOCK_FILE), encoding="utf-8") as f:
+    with open(OutputLayout(output).lock_path, encoding="utf-8") as f:
       holder = f.read(4096)
   except OSError:
     return False
@@ -59,7 +59,7 @@ def run_in_progress(output: str) -> bool:
 @contextlib.contextmanager
 def locked(output: str, wait: bool = False) -> Iterator[None]:
   """Holds the output dir's run lock; raises OutputBusy at once (or waits, with `wait`) when another run has it."""
-  path = os.path.join(output, LOCK_FILE)
+  path = OutputLayout(output).lock_path
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try:

@@ -29,7 +29,6 @@ from core import features, model_files, names
 from inference import eval_metrics, model_loader
 from inference.model_check import read_split_records
 
-MODES = names.QUANTIZE_MODES
 EVALUATION_DIR = "evaluation"
 FLOAT_MODEL, COMPRESSED_MODEL = "float", "compressed"  # model names in TFMA's output
 REPRESENTATIVE_EXAMPLES = 200
@@ -49,7 +48,7 @@ def convert(saved_model_dir: str, mode: str, representative: List[Dict]) -> byte
     converter.representative_dataset = lambda: iter(representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
   elif mode != "dynamic":
-    raise ValueError(f"unknown quantization {mode!r}; choose one of {', '.join(MODES)}")
+    raise ValueError(f"unknown quantization {mode!r}; choose one of {', '.join(names.QUANTIZE_MODES)}")
   return converter.convert()
 
 

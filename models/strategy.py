@@ -12,8 +12,6 @@ import tensorflow as tf
 from core import names
 from core.errors import StrategyError
 
-STRATEGIES = names.STRATEGIES
-
 
 def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.distribute.Strategy:
   """Returns the strategy named `name`.
@@ -41,7 +39,7 @@ def get_strategy(name: str = "auto", tpu_address: Optional[str] = None) -> tf.di
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "tpu":
     return _tpu_strategy(tpu_address)
-  raise StrategyError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+  raise StrategyError(f"unknown strategy {name!r}; choose one of {', '.join(names.STRATEGIES)}")
 
 
 def _check_tf_config() -> None:

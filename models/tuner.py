@@ -20,7 +20,6 @@ from core import names
 from models import tf_setup  # before any Keras use
 from models import input_pipeline, strategy, tasks, training
 
-ALGORITHMS = names.TUNE_ALGORITHMS
 OBJECTIVE = "val_accuracy"
 
 
@@ -119,8 +118,8 @@ def tuner_fn(fn_args):
   hp = task.hparams_from(config)
   tune = config.get("tune") or {}
   algorithm = tune.get("algorithm", "random")
-  if algorithm not in ALGORITHMS:
-    raise ValueError(f"unknown tuning algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+  if algorithm not in names.TUNE_ALGORITHMS:
+    raise ValueError(f"unknown tuning algorithm {algorithm!r}; choose one of {', '.join(names.TUNE_ALGORITHMS)}")
   max_trials, max_minutes = int(tune.get("trials", 10)), float(tune.get("max_minutes", 30))
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)

@@ -115,14 +115,15 @@ class PipelineConfig:
     if not self.data:
       raise ValueError(f"--data is required: the {self.pipeline_name} preset has no embedded data (make a "
                        "CIFAR-10-like set with `python benchmarks/cifar_benchmark.py --make-data DIR --images N`)")
-    if self.quantize not in QUANTIZE_MODES:
-      raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got {self.quantize!r}")
+    if self.quantize not in names.QUANTIZE_MODES:
+      raise ValueError(f"--quantize must be one of {', '.join(names.QUANTIZE_MODES)}, got {self.quantize!r}")
     if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:
       raise ValueError(f"--prune-sparsity is not available for the {self.task} task: its BERT encoder is a "
                        "transformers subclassed Keras layer whose dense kernels tensorflow-model-optimization "
                        "cannot wrap (only image_cnn can be pruned)")
-    if self.tune_algorithm not in TUNE_ALGORITHMS:
-      raise ValueError(f"--tune-algorithm must be one of {', '.join(TUNE_ALGORITHMS)}, got {self.tune_algorithm!r}")
+    if self.tune_algorithm not in names.TUNE_ALGORITHMS:
+      raise ValueError(f"--tune-algorithm must be one of {', '.join(names.TUNE_ALGORITHMS)}, got "
+                       f"{self.tune_algorithm!r}")
     if self.tune and self.hparams_uri:
       raise ValueError("--tune and --hparams-from exclude each other: --hparams-from reuses an earlier search "
                        "instead of tuning again")
@@ -172,8 +173,6 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "tune_trials": (1, 1000, False),
     "tune_max_minutes": (0.0, 10_000.0, True),
 }
-TUNE_ALGORITHMS = names.TUNE_ALGORITHMS
-QUANTIZE_MODES = names.QUANTIZE_MODES
 
 SETTING_FLAGS = {"trainer_workers": "--workers"}
 
