@@ -35,9 +35,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# Unit tests only: the end-to-end pipeline runs (marked e2e) are left out.
+# Unit tests only: the end-to-end pipeline runs (marked e2e) are left out. One pytest-xdist worker per core; each
+# test module stays on one worker, so its module fixtures (a pruned model, a quantized one) are built once.
 test-fast: setup
-	$(VENV)/bin/python -m pytest -m "not e2e"
+	$(VENV)/bin/python -m pytest -m "not e2e" -n auto --dist loadscope
 
 benchmark: setup
 	$(VENV)/bin/python benchmarks/benchmark.py --runs 3 --write-results

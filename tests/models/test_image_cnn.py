@@ -75,15 +75,15 @@ def test_decode_keeps_images_already_at_the_models_size_bit_exact():
 def test_residual_preset_model_adds_shortcuts_and_learns():
   from pipelines import config  # pylint: disable=g-import-not-at-top
 
-  hp = image_cnn.hparams_from({"hparams": {**config.PRESETS["cifar-resnet"].hparams, "image_size": 16}})
+  hp = image_cnn.hparams_from({"hparams": {**config.PRESETS["cifar-resnet"].hparams, "image_size": 8}})
   model = image_cnn.build_model(hp, num_classes=2)
   adds = [layer for layer in model.layers if type(layer).__name__ == "Add"]
   assert len(adds) == len(hp["conv_filters"]) and "augment_flip" in [layer.name for layer in model.layers]
   assert [layer.name for layer in model.layers if layer.name.endswith("_project")] == [
       "block0_project", "block1_project", "block2_project"]  # 3 -> 32 -> 64 -> 128 channels
   rng = np.random.default_rng(0)
-  y = rng.integers(0, 2, 256)
-  x = rng.normal(0, 0.3, (256, 16, 16, 3)).astype("float32")
+  y = rng.integers(0, 2, 128)
+  x = rng.normal(0, 0.3, (128, 8, 8, 3)).astype("float32")
   x[y == 1, :, :, 0] += 1.5  # class 1: red
   model.compile(tf.keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
   assert model.fit(x, y, epochs=4, batch_size=32, verbose=0).history["accuracy"][-1] > 0.95

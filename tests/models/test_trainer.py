@@ -70,18 +70,18 @@ def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monk
   class KillAfterEpoch(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
-      if epoch == 1:
+      if epoch == 0:
         raise _Killed()
 
   monkeypatch.setattr(trainer, "make_callbacks", lambda *a: make_callbacks(*a) + [KillAfterEpoch()])
-  args = ("image_cnn", _hparams(epochs=4), train_files, eval_files, transform_dir)
+  args = ("image_cnn", _hparams(epochs=3), train_files, eval_files, transform_dir)
   kwargs = dict(log_dir=str(tmp_path / "logs"), backup_dir=str(tmp_path / "backup"), strategy_name="default")
   with pytest.raises(_Killed):
     trainer.train(*args, **kwargs)
   assert any((tmp_path / "backup").iterdir())
   monkeypatch.setattr(trainer, "make_callbacks", make_callbacks)
   _, history, _ = trainer.train(*args, **kwargs)
-  assert history.epoch == [2, 3]  # epochs 0 and 1 were not trained again
+  assert history.epoch == [1, 2]  # epoch 0 was not trained again
 
 
 def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
