@@ -36,6 +36,8 @@ def summary_lines(summary, seconds: float) -> List[str]:
                                               if k in summary.metrics))
   if summary.blessed is not None:
     lines.append("blessed: " + ("yes" if summary.blessed else "NO (thresholds not met; model not pushed)"))
+  if summary.precision:
+    lines.append(f"training precision: {summary.precision['precision']} ({summary.precision['reason']})")
   if summary.tuning:
     lines.append(tuning_line(summary.tuning))
   if summary.compression:
@@ -48,7 +50,7 @@ def summary_lines(summary, seconds: float) -> List[str]:
 
 def format_runs(runs) -> str:
   """The `modelfab runs` table: one line per run, newest last."""
-  header = ["RUN", "STARTED", "PIPELINE", "EXECUTED", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
+  header = ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
   rows = []
   for r in runs:
     executed = r.executed()
@@ -63,7 +65,8 @@ def format_runs(runs) -> str:
       ran = f"running {','.join(running)}" + (f" (ran {','.join(executed)})" if executed else "")
     metric = lambda name: f"{r.metrics[name]:.4f}" if name in r.metrics else "-"
     blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
-    rows.append([r.run_id, r.started_text, r.pipeline_name, ran, metric(names.ACCURACY),
+    rows.append([r.run_id, r.started_text, r.pipeline_name, ran, (r.precision or {}).get("precision", "-"),
+                 metric(names.ACCURACY),
                  metric(names.MACRO_F1), blessed, r.pushed_version or "-"])
   widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
   return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header] + rows)

@@ -36,7 +36,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                         help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, "
                              "model.safetensors or tf_model.h5)")
   settings.add_argument("--max-seq-length", type=int, help="text-bert: tokens per text, [CLS] and [SEP] included")
-  settings.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (for GPUs)")
+  settings.add_argument("--precision", choices=names.PRECISIONS,
+                        help="training arithmetic: auto (default: bfloat16 on CPUs with AMX/AVX512-BF16, float16 "
+                             "on GPUs with tensor cores, float32 elsewhere), float32, bfloat16 or float16")
+  settings.add_argument("--mixed-precision", action="store_true", help="the same as --precision float16")
   settings.add_argument("--text-column", help="text_csv data: the column holding the text (default: text)")
   settings.add_argument("--label-column", help="text_csv data: the column holding the label (default: label)")
   settings.add_argument("--strategy", choices=names.STRATEGIES)
@@ -112,12 +115,21 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                "image_size": args.image_size, "channels": args.channels,
                "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
-               "mixed_precision": True if args.mixed_precision else None, "prune_sparsity": args.prune_sparsity})
+               "precision": precision_from_args(args), "prune_sparsity": args.prune_sparsity})
   try:
     config.check_settings()
   except ValueError as e:
     raise UsageError(str(e)) from e
   return config
+
+
+def precision_from_args(args: argparse.Namespace) -> Optional[str]:
+  """--precision, with --mixed-precision as its older spelling of float16."""
+  if args.mixed_precision:
+    if args.precision not in (None, "float16"):
+      raise UsageError(f"--mixed-precision means --precision float16; it contradicts --precision {args.precision}")
+    return "float16"
+  return args.precision
 
 
 def resolve_hparams_from(value: Optional[str], output: Optional[str]) -> Optional[str]:

@@ -18,6 +18,7 @@ from core.errors import ModelError
 ASSETS_EXTRA_DIR = "assets.extra"  # files beside the SavedModel that TF Serving ignores
 METADATA_FILE = os.path.join(ASSETS_EXTRA_DIR, "modelfab.json")
 SAVED_MODEL_FILE = "saved_model.pb"
+TRAINER_EXPORT_DIR = "Format-Serving"  # the SavedModel inside a TFX Model artifact (tfx.utils.path_utils)
 TFLITE_FILE = "model.tflite"
 TFLITE_METADATA_SUFFIX = ".json"  # model.tflite.json
 LABELS_FILE = "labels.txt"
@@ -30,6 +31,8 @@ class ModelMetadata:
   serving_features: List[str] = dataclasses.field(default_factory=list)  # raw tf.Example features serving parses
   labels: List[str] = dataclasses.field(default_factory=list)
   lower_case: Optional[bool] = None  # text models: the tokenizer lower-cases (for clients that tokenize)
+  training_precision: Optional[str] = None  # float32, bfloat16 or float16 (models.precision); serving is float32
+  training_precision_reason: Optional[str] = None  # why: asked for, or what `auto` saw in the hardware
 
   @property
   def modality(self) -> Optional[str]:

@@ -31,6 +31,7 @@ SUMMARY_METRICS = (ACCURACY, MACRO_PRECISION, MACRO_RECALL, MACRO_F1, EXAMPLE_CO
 # The choices of settings that more than one layer checks (the command line without importing TensorFlow).
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # models.strategy.get_strategy
 TUNE_ALGORITHMS = ("random", "bayesian", "hyperband")  # models.tuner.tuner_fn
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # models.precision.choose
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # inference.compression.convert ("none": no .tflite)
 
 # Files inside artifacts.

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from core import layout, names, output_dir
+from core import layout, model_files, names, output_dir
 from inference.eval_metrics import read_metrics
 
 _STATE_NAMES = {1: "new", 2: "running", 3: "ran", 4: "failed", 5: "cached", 6: "canceled"}
@@ -31,6 +31,9 @@ class RunSummary:
   # Hyperparameter search: {"source": "Tuner" | "imported", "best": {name: value}, "trials": [{trial_id, score,
   # name: value...}, best first], "uri": the best_hyperparameters folder}; None when the Trainer used its config.
   tuning: Optional[Dict[str, Any]] = None
+  # {"precision": float32 | bfloat16 | float16, "reason": ...}: how the Trainer's model was trained (from its
+  # metadata, models.precision); None for models exported before it was recorded.
+  precision: Optional[Dict[str, str]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -57,7 +60,7 @@ class RunSummary:
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
             "baseline_model": self.baseline_model, "model": self.output_uri(names.TRAINER, "model"),
             "serving_check_failure": self.serving_check_failure, "compression": self.compression,
-            "tuning": self.tuning}
+            "tuning": self.tuning, "precision": self.precision}
 
 
 def open_store(metadata_path: str):
@@ -153,7 +156,17 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
-                    outputs=outputs)
+                    precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), outputs=outputs)
+
+
+def read_precision(model_artifacts) -> Optional[Dict[str, str]]:
+  """The precision the Trainer's model was trained in, and why, from the model's metadata."""
+  if not model_artifacts:
+    return None
+  metadata = model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR))
+  if not metadata.training_precision:
+    return None
+  return {"precision": metadata.training_precision, "reason": metadata.training_precision_reason or ""}
 
 
 def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]:

@@ -77,12 +77,13 @@ def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
   size, channels = int(hp["image_size"]), int(hp["channels"])
   inputs = tf.keras.Input(shape=(size, size, channels), name=TRANSFORMED_IMAGE_KEY)
   x = inputs
+  f32 = {"dtype": "float32"}  # augmentation and the softmax stay float32 under a mixed precision (models.precision)
   if hp.get("augment"):
-    x = tf.keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="augment_shift")(x)
-    x = tf.keras.layers.RandomRotation(0.04, fill_mode="nearest", name="augment_rotate")(x)
-    x = tf.keras.layers.RandomZoom(0.1, fill_mode="nearest", name="augment_zoom")(x)
+    x = tf.keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="augment_shift", **f32)(x)
+    x = tf.keras.layers.RandomRotation(0.04, fill_mode="nearest", name="augment_rotate", **f32)(x)
+    x = tf.keras.layers.RandomZoom(0.1, fill_mode="nearest", name="augment_zoom", **f32)(x)
   if hp.get("augment") and hp.get("augment_flip"):
-    x = tf.keras.layers.RandomFlip("horizontal", name="augment_flip")(x)
+    x = tf.keras.layers.RandomFlip("horizontal", name="augment_flip", **f32)(x)
   for block, filters in enumerate(hp["conv_filters"]):
     shortcut = x
     for conv in range(2):
@@ -98,7 +99,7 @@ def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
       x = tf.keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
   x = tf.keras.layers.GlobalAveragePooling2D(name="pool")(x)
   x = tf.keras.layers.Dropout(float(hp["dropout"]), name="dropout")(x)
-  outputs = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+  outputs = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities", **f32)(x)
   return tf.keras.Model(inputs, outputs, name="image_cnn")
 
 

@@ -38,7 +38,8 @@ def prune(model: tf.keras.Model, sparsity: float, steps_per_epoch: int, epochs: 
 
   def wrap(layer):
     if isinstance(layer, PRUNED_LAYER_TYPES):
-      return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+      # The wrapper computes in its layer's dtype policy (float32 for a float32 softmax under mixed precision).
+      return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule, dtype=layer.dtype_policy)
     return layer.__class__.from_config(layer.get_config())
 
   return tf.keras.models.clone_model(model, clone_function=wrap)

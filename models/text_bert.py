@@ -31,7 +31,6 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "warmup_fraction": 0.1,
     "weight_decay": 0.01,
     "dropout": 0.1,
-    "mixed_precision": False,
     "early_stopping_patience": 2,
 }
 TRANSFORM_HPARAMS = ("bert_checkpoint", "max_seq_length", "lower_case")
@@ -79,8 +78,6 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[
 
 def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
   """BERT encoder from the checkpoint, pooled output -> dropout -> softmax classifier (uncompiled)."""
-  if hp.get("mixed_precision"):
-    tf.keras.mixed_precision.set_global_policy("mixed_float16")
   length = int(hp["max_seq_length"])
   inputs = {name: tf.keras.Input(shape=(length,), dtype=tf.int64, name=name) for name in MODEL_INPUTS}
   encoder = bert_checkpoint.load_bert_encoder(hp["bert_checkpoint"])

@@ -19,7 +19,7 @@ from absl import logging
 
 from core import features, model_files
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import input_pipeline, pruning, signatures, strategy, tasks, training
+from models import input_pipeline, precision, pruning, signatures, strategy, tasks, training
 
 
 def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Dict[str, Any]) -> str:
@@ -84,11 +84,14 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   train_ds, eval_ds = (input_pipeline.make_dataset(files, tf_transform_output, batch_size, training=training,
                                                    num_workers=workers, cache=cache)
                        for files, training in ((train_files, True), (eval_files, False)))
+  choice = training.precision_choice(hp)
   with dist.scope():
-    model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs)
+    model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs, choice)
   logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas), "
                "input %s", task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name,
                dist.num_replicas_in_sync, "cached in memory" if cache else "streamed")
+  print(f"[modelfab] precision {choice.precision} ({choice.reason})"
+        + (f"; warning: {choice.warning}" if choice.warning else ""), flush=True)
   fit_started = time.time()
   history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=eval_ds,
                       callbacks=make_callbacks(hp, log_dir, backup_dir), verbose=2)
@@ -100,6 +103,9 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
     with dist.scope():
       model = pruning.strip(model)
     logging.info("pruned kernels: %s", pruning.kernel_sparsity(model))
+  if choice.mixed:  # export computes in float32, as it always did
+    with dist.scope():
+      model = precision.float32_copy(lambda: task.build_model(hp, num_classes), model)
   return model, history, tf_transform_output
 
 
@@ -125,6 +131,7 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
   (`tensor_inputs`), files shipped in assets.extra (`serving_files`, e.g. vocab.txt) and the tokenizer's casing.
   """
   task = tasks.get_task(task_name) if task_name and hp is not None else None
+  trained_in = precision.choose(hp.get("precision")) if hp is not None else None  # as train() chose it
   tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys, tensor_inputs)
   root = serving_root(model)
@@ -134,7 +141,9 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
               for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     model_files.write_metadata(export_dir, model_files.ModelMetadata(
         task=task_name, serving_features=list(serving_feature_keys), labels=labels,
-        lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None))
+        lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None,
+        training_precision=trained_in.precision if trained_in else None,
+        training_precision_reason=trained_in.reason if trained_in else None))
     extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else {}
     for name, source in extra_files.items():  # e.g. the text task's vocab.txt
       tf.io.gfile.copy(source, os.path.join(export_dir, model_files.ASSETS_EXTRA_DIR, name), overwrite=True)

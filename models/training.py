@@ -7,10 +7,11 @@ from typing import Any, Dict, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
+from absl import logging
 
 from core import features
 from core.errors import DataError
-from models import pruning, tf_setup  # noqa: F401  # pylint: disable=unused-import  # tf_setup: before any Keras use
+from models import precision, pruning, tf_setup  # noqa: F401  # pylint: disable=unused-import  # tf_setup: first
 
 
 def learning_rate_schedule(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.schedules.LearningRateSchedule:
@@ -35,16 +36,26 @@ def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expect
   return num_classes
 
 
-def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int):
-  """The task's model (pruned when asked), compiled with its optimizer, the loss and accuracy; build it in the
-  strategy's scope. Shared by the Trainer and the Tuner's trials."""
-  model = task.build_model(hp, num_classes)
-  if hp.get("prune_sparsity"):
-    model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
+def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int,
+                   choice: precision.Choice):
+  """The task's model (pruned when asked) in the precision `choice`, compiled with its optimizer, the loss and
+  accuracy; build it in the strategy's scope. Shared by the Trainer and the Tuner's trials."""
+  with precision.keras_policy(choice):  # layers keep the policy they were built under
+    model = task.build_model(hp, num_classes)
+    if hp.get("prune_sparsity"):
+      model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
   optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
   model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                 metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
   return model
+
+
+def precision_choice(hp: Dict[str, Any]) -> precision.Choice:
+  """The precision the hyperparameters ask for (auto when unset), chosen for this machine; warns when it is slow."""
+  choice = precision.choose(hp.get("precision"))
+  if choice.warning:
+    logging.warning("precision %s: %s", choice.precision, choice.warning)
+  return choice
 
 
 def trial_hparams(task, hp: Dict[str, Any], space) -> Dict[str, Any]:

@@ -80,6 +80,7 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
   num_train, cache = input_pipeline.count_and_choose_cache(fn_args.train_files, fn_args.eval_files,
                                                            tf_transform_output)
   epochs = int(hp["epochs"])
+  choice = training.precision_choice(hp)  # every trial trains as the Trainer will
 
   def batch_and_steps(trial_hp):
     batch_size = int(trial_hp["batch_size"]) * replicas
@@ -89,7 +90,7 @@ def make_hypermodel(task, hp, fn_args, tf_transform_output, num_classes: int, re
 
     def build(self, space):
       trial_hp = training.trial_hparams(task, hp, space)
-      return training.compiled_model(task, trial_hp, num_classes, batch_and_steps(trial_hp)[1], epochs)
+      return training.compiled_model(task, trial_hp, num_classes, batch_and_steps(trial_hp)[1], epochs, choice)
 
     def fit(self, space, model, *args, callbacks=None, **kwargs):
       trial_hp = training.trial_hparams(task, hp, space)

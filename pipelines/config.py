@@ -115,6 +115,9 @@ class PipelineConfig:
     if not self.data:
       raise ValueError(f"--data is required: the {self.pipeline_name} preset has no embedded data (make a "
                        "CIFAR-10-like set with `python benchmarks/cifar_benchmark.py --make-data DIR --images N`)")
+    if self.hparams.get("precision") not in (None, *names.PRECISIONS):
+      raise ValueError(f"--precision must be one of {', '.join(names.PRECISIONS)}, got "
+                       f"{self.hparams['precision']!r}")
     if self.quantize not in names.QUANTIZE_MODES:
       raise ValueError(f"--quantize must be one of {', '.join(names.QUANTIZE_MODES)}, got {self.quantize!r}")
     if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:

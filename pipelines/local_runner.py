@@ -4,16 +4,18 @@
   tfx run create --engine local --pipeline_name digits-cnn
 
 Settings come from environment variables when run as a file: MODELFAB_PRESET (digits-cnn), MODELFAB_OUTPUT,
-MODELFAB_DATA, MODELFAB_EPOCHS, MODELFAB_BERT_CHECKPOINT (text-bert).
+MODELFAB_DATA, MODELFAB_EPOCHS, MODELFAB_PRECISION, MODELFAB_BERT_CHECKPOINT (text-bert).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import Callable, Optional
 
 from core import names, output_dir
 from core.errors import CheckpointError, DataError
+from models import precision
 from pipelines import config as config_lib
 from pipelines.data_check import check_data, estimate_examples
 
@@ -33,6 +35,10 @@ def build(config: config_lib.PipelineConfig):
 
   for check in decode_check:
     check.wait()  # DataError naming the first image that does not decode
+  choice = precision.choose(config.hparams.get("precision"))  # the Trainer runs here: float16 needs a GPU
+  print(f"[modelfab] training precision {choice.precision} ({choice.reason})", flush=True)
+  if choice.warning:
+    print(f"[modelfab] warning: {choice.warning}", file=sys.stderr, flush=True)
   output_dir.prepare(config.output)  # created and writable, or OutputNotWritable naming it
   return create_pipeline(
       config, num_classes,
@@ -79,12 +85,12 @@ def config_from_env() -> config_lib.PipelineConfig:
     raise ValueError(f"MODELFAB_EPOCHS={epochs!r}: expected a whole number of epochs")
   config = config_lib.preset(
       name, output=os.environ.get("MODELFAB_OUTPUT"), data=os.environ.get("MODELFAB_DATA"),
-      hparams={"epochs": int(epochs) if epochs else None,
+      hparams={"epochs": int(epochs) if epochs else None, "precision": os.environ.get("MODELFAB_PRECISION"),
                "bert_checkpoint": os.environ.get("MODELFAB_BERT_CHECKPOINT")})
   try:
     config.check_settings()
   except ValueError as e:
-    raise ValueError(f"MODELFAB_EPOCHS: {e}") from e
+    raise ValueError(f"MODELFAB_EPOCHS or MODELFAB_PRECISION: {e}") from e
   return config
 
 

@@ -67,6 +67,8 @@ def _overview_section(run: run_summary.RunSummary) -> str:
   rows = [("run", run.run_id), ("pipeline", run.pipeline_name), ("started", run.started_text),
           ("blessed", {True: "yes", False: "no", None: "not evaluated"}[run.blessed]),
           ("pushed", run.pushed_to or "no")]
+  if run.precision:
+    rows.insert(3, ("training precision", f"{run.precision['precision']} ({run.precision['reason']})"))
   components = _table(["component", "this run"], [[name, state] for name, state in run.components.items()])
   return _section(f"Run {run.run_id}", _table(["", ""], rows, header=False) + components, "overview")
 

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, write_image
 from cli import main as cli
 from cli import run
@@ -72,3 +74,20 @@ def test_config_from_args_maps_flags():
   assert config.hparams["epochs"] == 3 and config.hparams["image_size"] == 16
   assert config.strategy == "mirrored" and config.beam_args[-1] == "--x=1" and not config.enable_cache
   assert os.path.basename(config.data) == "digits"
+
+
+def test_precision_flags(tmp_path, capsys, digits_subset):
+  parse = lambda *flags: run.config_from_args(cli.build_parser().parse_args(["run", *flags]))
+  assert "precision" not in parse().hparams or parse().hparams["precision"] is None  # auto, chosen by the Trainer
+  assert parse("--precision", "bfloat16").hparams["precision"] == "bfloat16"
+  assert parse("--mixed-precision").hparams["precision"] == "float16"  # the older flag, kept as an alias
+  assert cli.main(["run", "--mixed-precision", "--precision", "bfloat16"]) == cli.EXIT_USAGE
+  assert "contradicts --precision bfloat16" in capsys.readouterr().err
+  with pytest.raises(SystemExit) as exited:  # argparse's own refusal
+    cli.main(["run", "--precision", "int8"])
+  assert exited.value.code == cli.EXIT_USAGE and "invalid choice: 'int8'" in capsys.readouterr().err
+  output = tmp_path / "out"  # float16 on a machine without a GPU (CI's): refused before anything is written
+  assert cli.main(["run", "--data", str(digits_subset), "--precision", "float16", "--output", str(output)]) == \
+      cli.EXIT_USAGE
+  assert "--precision float16 needs a GPU" in capsys.readouterr().err
+  assert not output.exists()

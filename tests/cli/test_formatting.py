@@ -8,7 +8,8 @@ def _summary(**overrides):
                                                              "baseline_resolver": "resolved", "Pusher": "ran"},
                 metrics={"sparse_categorical_accuracy": 0.9917, "macro_f1_score": 0.99, "example_count": 362.0},
                 blessed=True, pushed_to="/out/serving/digits-cnn/1764756000", pipeline_name="digits-cnn",
-                started=1764756000.0)
+                started=1764756000.0, precision={"precision": "bfloat16", "reason": "auto: the CPU computes in "
+                                                                                    "bfloat16 natively (amx_bf16)"})
   values.update(overrides)
   return RunSummary(**values)
 
@@ -18,7 +19,8 @@ def test_the_run_summary_names_components_metrics_blessing_and_the_push():
   assert lines[1] == "run 2026-12-03T10:00:00.1 finished in 21.3s"
   assert "  Trainer              ran" in lines
   assert "eval metrics: sparse_categorical_accuracy=0.9917, macro_f1_score=0.9900, example_count=362.0000" in lines
-  assert lines[-2:] == ["blessed: yes", "pushed to: /out/serving/digits-cnn/1764756000"]
+  assert lines[-3:] == ["blessed: yes", "training precision: bfloat16 (auto: the CPU computes in bfloat16 natively "
+                        "(amx_bf16))", "pushed to: /out/serving/digits-cnn/1764756000"]
   refused = formatting.summary_lines(_summary(blessed=False, pushed_to=None, serving_check_failure="NaN"), 1)
   assert "blessed: NO (thresholds not met; model not pushed)" in refused
   assert "serving check: FAILED (NaN); model not pushed" in refused and refused[-1] == "pushed: no"
@@ -29,9 +31,10 @@ def test_the_runs_table_says_what_executed():
   killed = _summary(run_id="r3", components={"ImageExampleGen": "ran", "Trainer": "interrupted"}, metrics={},
                     blessed=None, pushed_to=None)
   lines = formatting.format_runs([_summary(), cached, killed]).splitlines()
-  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
+  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED",
+                             "PUSHED"]
   assert "Trainer,Pusher" in lines[1] and lines[1].split()[-3:] == ["0.9900", "yes", "1764756000"]
-  assert "none (all cached)" in lines[2]
+  assert "none (all cached)" in lines[2] and "bfloat16" in lines[2].split()
   assert "interrupted in Trainer (ran ImageExampleGen)" in lines[3] and lines[3].split()[-4:] == ["-", "-", "-", "-"]
 
 

@@ -44,7 +44,8 @@ def test_runs_command_shows_both_runs(two_runs, capsys):
   output, run_ids = two_runs
   assert cli.main(["runs", "--output", str(output)]) == 0
   lines = capsys.readouterr().out.strip().splitlines()
-  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
+  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED",
+                             "PUSHED"]
   first, second = (line.split() for line in lines[1:])
   assert first[0] == run_ids[0] and first[4] == "all" and first[-2] == "yes" and first[-1].isdigit()
   assert second[0] == run_ids[1] and "Trainer" in second[4] and second[-2:] == ["no", "-"]
@@ -58,6 +59,8 @@ def test_runs_command_json(two_runs, capsys):
   assert [r["blessed"] for r in runs] == [True, False]
   assert runs[0]["pushed_version"] and runs[1]["pushed_version"] is None
   assert runs[1]["components"]["Transform"] == "cached" and runs[1]["components"]["Trainer"] == "ran"
+  precision = runs[0]["precision"]  # auto on this machine, read back from the trained model's metadata
+  assert precision["precision"] in ("float32", "bfloat16") and precision["reason"].startswith("auto: ")
   assert 0 <= runs[1]["metrics"]["sparse_categorical_accuracy"] < runs[0]["metrics"]["sparse_categorical_accuracy"]
 
 

@@ -8,15 +8,15 @@ import pytest
 import tensorflow as tf
 
 from conftest import DISTRIBUTED_TRAIN
-from core import features
+from core import features, model_files
 from models import image_cnn, pruning, trainer
 from inference import predict
 
 
-def _train_pruned(transformed_dataset, work, strategy_name, sparsity=0.5, epochs=6):
+def _train_pruned(transformed_dataset, work, strategy_name, sparsity=0.5, epochs=6, precision="float32"):
   train_files, eval_files, transform_dir, raw = transformed_dataset
   hp = image_cnn.hparams_from({"hparams": {"epochs": epochs, "batch_size": 8, "augment": False,
-                                           "prune_sparsity": sparsity}})
+                                           "prune_sparsity": sparsity, "precision": precision}})
   model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
                                              log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
                                              strategy_name=strategy_name)
@@ -33,7 +33,19 @@ def _exported_kernels(export_dir):
 
 @pytest.fixture(scope="module")
 def pruned(transformed_dataset, tmp_path_factory):
-  return _train_pruned(transformed_dataset, tmp_path_factory.mktemp("pruned"), "default")
+  """Pruned while training in bfloat16 (emulated on CPUs without it: slower, same arithmetic)."""
+  return _train_pruned(transformed_dataset, tmp_path_factory.mktemp("pruned"), "default", precision="bfloat16")
+
+
+def _graph_dtypes(export_dir):
+  """Every dtype named in the SavedModel's graphs (its functions included)."""
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+
+  saved = saved_model_pb2.SavedModel.FromString((export_dir / "saved_model.pb").read_bytes())
+  graph = saved.meta_graphs[0].graph_def
+  nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+  return {tf.dtypes.as_dtype(v.type).name for n in nodes for v in n.attr.values() if v.type} | {
+      tf.dtypes.as_dtype(t).name for n in nodes for v in n.attr.values() for t in v.list.type}
 
 
 def test_exported_kernels_are_as_sparse_as_asked_and_the_model_still_predicts(pruned):
@@ -55,6 +67,13 @@ def test_export_has_every_signature_and_no_pruning_wrappers(pruned):
   assert {"serving_default", features.TRANSFORM_FEATURES_SIGNATURE, features.TENSORS_SIGNATURE} <= set(
       loaded.signatures)
   assert not [v.name for v in loaded.variables if "prune" in v.name or v.name.startswith("mask")]
+
+
+def test_a_model_trained_in_bfloat16_is_exported_in_float32_and_says_so(pruned):
+  _, export_dir, _ = pruned
+  assert "float32" in _graph_dtypes(export_dir) and "bfloat16" not in _graph_dtypes(export_dir)
+  metadata = model_files.read_metadata(str(export_dir))
+  assert (metadata.training_precision, metadata.training_precision_reason) == ("bfloat16", "asked for")
 
 
 @pytest.mark.e2e

@@ -9,7 +9,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from conftest import REPO, review_vocab, write_tiny_checkpoint
-from models import bert_checkpoint, bert_tokenization, text_bert
+from models import bert_checkpoint, bert_tokenization, precision, text_bert
 from core import features
 
 
@@ -42,14 +42,18 @@ def test_transform_tokenizes_like_the_graph_tokenizer(checkpoint, tmp_path):
   assert sorted({row[features.TRANSFORMED_LABEL_KEY] for row in transformed}) == [0, 1]
 
 
-def test_tiny_bert_fine_tunes_loss_falls(checkpoint):
+def test_tiny_bert_fine_tunes_in_bfloat16_loss_falls(checkpoint):
+  """transformers' TF BERT under Keras' mixed_bfloat16 policy (the float32 path runs in tests/e2e)."""
   hp = text_bert.hparams_from({"hparams": {"bert_checkpoint": checkpoint, "max_seq_length": 24,
                                            "learning_rate": 5e-3}})
   rows = _reviews(32)
   inputs = bert_tokenization.BertInputs(f"{checkpoint}/vocab.txt", 24)(tf.constant([r["text"] for r in rows]))
   labels = np.array([r["label"] == "positive" for r in rows], dtype=np.int64)
-  model = text_bert.build_model(hp, num_classes=2)
+  with precision.keras_policy(precision.Choice("bfloat16", "test")):
+    model = text_bert.build_model(hp, num_classes=2)
   assert sorted(model.input_names) == sorted(text_bert.MODEL_INPUTS)
+  encoder, = [layer for layer in model.layers if "bert" in layer.name]
+  assert encoder.compute_dtype == "bfloat16" and model.get_layer("probabilities").compute_dtype == "float32"
   model.compile(text_bert.make_optimizer(hp, total_steps=40), "sparse_categorical_crossentropy")
   history = model.fit({k: v.numpy() for k, v in inputs.items()}, labels, batch_size=16, epochs=20, verbose=0)
   assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]

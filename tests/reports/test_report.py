@@ -74,6 +74,7 @@ def test_report_of_blessed_run_has_figures_metrics_and_lineage(two_runs, tmp_pat
   assert f"{summary.metrics['sparse_categorical_accuracy']:.4f}" in page
   assert "id='verdict'>BLESSED<" in page and "SparseCategoricalAccuracy &gt;= 0.3" in page
   assert "train split:" in page and "eval split:" in page
+  assert f"<td>training precision</td><td>{summary.precision['precision']} (auto: " in page
   for artifact in ("PushedModel", "Model", "TransformGraph", "Examples", "Schema"):
     assert f"{artifact} #" in page
   assert f"read from {output.parent / 'digits'}" in page  # lineage reaches the data ExampleGen read
