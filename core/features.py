@@ -34,3 +34,4 @@ ALL_CLASSES = "all_classes"  # tfma.metrics.metric_util's key
 # pixels / int32 token ids to probabilities; `examples_to_tensors` maps raw tf.Examples to those tensors.
 TENSORS_SIGNATURE = "serving_tensors"
 EXAMPLES_TO_TENSORS_SIGNATURE = "examples_to_tensors"
+EXPLAIN_SIGNATURE = "explain_pixels"  # float pixels in, probabilities out: differentiable (inference/explain.py)

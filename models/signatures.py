@@ -5,7 +5,9 @@ probabilities, the top label string and its score. `evaluation` (what the Evalua
 vocabulary on every row, from which TFMA maps raw string labels to class ids. `transform_features` returns the
 transformed features (label included). With a task's `TensorInputs`, two more:
 `serving_tensors` takes decoded tensors (uint8 pixels, int32 token ids) with the Transform's arithmetic folded in,
-which is what the .tflite model is converted from, and `examples_to_tensors` turns raw tf.Examples into them.
+which is what the .tflite model is converted from, and `examples_to_tensors` turns raw tf.Examples into them;
+for pixel inputs, `explain_pixels` is `serving_tensors` on float pixels, which gradients flow through
+(inference/explain.py).
 """
 from __future__ import annotations
 
@@ -91,4 +93,8 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
   signatures[features.TENSORS_SIGNATURE] = tf.function(
       serve_tensors, input_signature=[tensor_inputs.specs[n] for n in names], autograph=False)
   signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE] = examples_to_tensors_fn
+  if all(spec.dtype == tf.uint8 for spec in tensor_inputs.specs.values()):  # pixels: float copies are differentiable
+    signatures[features.EXPLAIN_SIGNATURE] = tf.function(
+        serve_tensors, input_signature=[tf.TensorSpec(tensor_inputs.specs[n].shape, tf.float32, name=n)
+                                        for n in names], autograph=False)
   return signatures

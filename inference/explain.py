@@ -1,0 +1,186 @@
+"""Why a pushed image model answered what it did: integrated gradients on the decoded pixels, from the SavedModel
+alone (its `explain_pixels` signature: float pixels in, class probabilities out; models/signatures.py).
+
+Integrated gradients (Sundararajan et al., 2017) averages the gradient of the predicted class's probability along
+the straight path from a baseline image to the input and multiplies by (input - baseline); the attributions then sum
+to f(input) - f(baseline) up to the integration error (`approximation_error`, relative). Two baselines are used, a
+black image and a blurred copy of the input, and their attributions averaged. A deletion curve checks the
+attributions: removing the most-attributed pixels first (set to black) should lower the class's probability faster
+than removing pixels in a random order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from core import features
+from core.errors import ModelError, UsageError
+
+METHODS = ("integrated-gradients",)
+DEFAULT_STEPS = 64
+DELETION_POINTS = 10  # the deletion curve: the probability after removing 0%, 10%, ... 100% of the pixels
+
+
+@dataclasses.dataclass
+class Explainable:
+  """A loaded SavedModel that can be explained: its explain signature, metadata and input grid."""
+  path: str
+  labels: List[str]
+  size: int
+  channels: int
+  model: object  # the tf.saved_model.load result (its signatures hold the functions used here)
+
+  def probabilities(self, pixels):
+    """[N, H, W, C] float32 pixels (0-255) -> [N, classes] probabilities, differentiable."""
+    return self.model.signatures[features.EXPLAIN_SIGNATURE](pixels=pixels)[features.PROBABILITIES]
+
+  def pixels(self, encoded: Sequence[bytes]) -> np.ndarray:
+    """Encoded image files -> the model's float pixels, decoded and resized exactly as serving does."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    from inference import predict  # pylint: disable=g-import-not-at-top
+
+    examples = tf.constant(predict.serialized_examples([{features.IMAGE_KEY: e} for e in encoded]))
+    tensors = self.model.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples)
+    return tf.cast(next(iter(tensors.values())), tf.float32).numpy()
+
+
+def load_explainable(path: str) -> Explainable:
+  """The SavedModel at `path` (or its newest version); ModelError when it cannot be explained, saying why."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from inference import model_loader  # pylint: disable=g-import-not-at-top
+
+  if path.endswith(".tflite"):
+    raise UsageError(f"{path}: a .tflite model cannot be explained (the interpreter gives no gradients); give the "
+                     "SavedModel folder it was converted from")
+  loaded = model_loader.load_model(path)
+  loaded.check_modality(features.IMAGE_KEY)
+  model = tf.saved_model.load(loaded.path)
+  if features.EXPLAIN_SIGNATURE not in model.signatures:
+    raise ModelError(f"{loaded.path}: this model was pushed without an explain signature; re-run the pipeline to "
+                     "make this model explainable")
+  shape = model.signatures[features.EXPLAIN_SIGNATURE].structured_input_signature[1]["pixels"].shape
+  return Explainable(loaded.path, list(loaded.metadata.labels), int(shape[1]), int(shape[3]), model)
+
+
+def blurred(pixels: np.ndarray) -> np.ndarray:
+  """A blurred copy: down to a quarter of the side and back up (bilinear)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  size = pixels.shape[1]
+  small = tf.image.resize(pixels, [max(1, size // 4)] * 2, method="area")
+  return tf.image.resize(small, [size, size], method="bilinear").numpy()
+
+
+def integrated_gradients(explainable: Explainable, pixels: np.ndarray, baseline: np.ndarray, target: int,
+                         steps: int) -> np.ndarray:
+  """Attributions [H, W, C] of class `target` for one image `pixels` [1, H, W, C] from `baseline` (same shape),
+  with the trapezoidal rule over `steps` intervals."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  alphas = tf.reshape(tf.linspace(0.0, 1.0, steps + 1), [-1, 1, 1, 1])
+  path = tf.constant(baseline) + alphas * tf.constant(pixels - baseline)
+  gradients = []
+  for start in range(0, steps + 1, 32):  # bounded memory for big images or many steps
+    chunk = path[start:start + 32]
+    with tf.GradientTape() as tape:
+      tape.watch(chunk)
+      score = explainable.probabilities(chunk)[:, target]
+    gradients.append(tape.gradient(score, chunk))
+  gradients = tf.concat(gradients, 0)
+  average = tf.reduce_mean((gradients[:-1] + gradients[1:]) / 2.0, axis=0)
+  return ((pixels[0] - baseline[0]) * average.numpy()).astype(np.float32)
+
+
+def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarray, target: int) -> List[float]:
+  """The class's probability as the pixels (positions, all channels) are set to black in `order`, at 0%, 10%, ...
+  100% removed."""
+  height, width = pixels.shape[1:3]
+  counts = np.linspace(0, height * width, DELETION_POINTS + 1).round().astype(int)
+  batch = np.repeat(pixels, len(counts), axis=0)
+  for row, count in enumerate(counts):
+    removed = order[:count]
+    batch[row].reshape(height * width, -1)[removed] = 0.0
+  return [float(p) for p in explainable.probabilities(batch).numpy()[:, target]]
+
+
+def curve_area(curve: Sequence[float]) -> float:
+  """Area under a deletion curve on [0, 1] (trapezoidal)."""
+  points = np.asarray(curve, dtype=np.float64)
+  return float(((points[:-1] + points[1:]) / 2).sum() / (len(points) - 1))
+
+
+def on_file_grid(attribution: np.ndarray, height: int, width: int) -> np.ndarray:
+  """Channel-summed attributions [H, W] resampled to an input file's own `height` x `width`, keeping their sum."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  summed = attribution.sum(axis=-1)
+  if summed.shape == (height, width):
+    return summed
+  resized = tf.image.resize(summed[None, :, :, None], [height, width], method="bilinear").numpy()[0, :, :, 0]
+  total = resized.sum()
+  return resized * (summed.sum() / total) if total else resized
+
+
+def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT_STEPS, seed: int = 0) -> Dict:
+  """One image file's explanation: label, score, baseline score, approximation error, attributions on the
+  file's own grid, and the deletion check (areas under the attributed and the random curves)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+
+  if steps < 1:
+    raise UsageError(f"--steps must be at least 1, got {steps}")
+  pixels = explainable.pixels([encoded])
+  probabilities = explainable.probabilities(pixels).numpy()[0]
+  target = int(probabilities.argmax())
+  baselines = [np.zeros_like(pixels), blurred(pixels)]
+  attribution = np.mean([integrated_gradients(explainable, pixels, b, target, steps) for b in baselines], axis=0)
+  baseline_score = float(np.mean([explainable.probabilities(b).numpy()[0, target] for b in baselines]))
+  change = float(probabilities[target]) - baseline_score
+  error = abs(float(attribution.sum()) - change) / abs(change) if abs(change) > 1e-6 else 0.0
+  by_position = attribution.sum(axis=-1).reshape(-1)
+  attributed = deletion_curve(explainable, pixels, np.argsort(-by_position, kind="stable"), target)
+  shuffled = deletion_curve(explainable, pixels, np.random.default_rng(seed).permutation(by_position.size), target)
+  with Image.open(io.BytesIO(encoded)) as image:
+    width, height = image.size
+  return {"label": explainable.labels[target] if target < len(explainable.labels) else str(target),
+          "score": float(probabilities[target]), "method": METHODS[0], "baseline_score": baseline_score,
+          "approximation_error": error, "attributions": on_file_grid(attribution, height, width).tolist(),
+          "deletion": {"attributed": attributed, "random": shuffled, "attributed_area": curve_area(attributed),
+                       "random_area": curve_area(shuffled)}}
+
+
+def explain_image_files(model_path: str, paths: Sequence[str], steps: int = DEFAULT_STEPS) -> List[Dict]:
+  """`explain_image` for each file, with "input" set to its path; UsageError naming a file that is unreadable."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  explainable = load_explainable(model_path)
+  found = []
+  for path in paths:
+    try:
+      with open(path, "rb") as f:
+        encoded = f.read()
+      found.append({"input": path, **explain_image(explainable, encoded, steps)})
+    except (OSError, tf.errors.InvalidArgumentError) as e:
+      raise UsageError(f"{path}: not a readable image ({getattr(e, 'message', e)})".splitlines()[0]) from e
+    except ValueError as e:  # PIL: not an image
+      raise UsageError(f"{path}: not a readable image ({e})") from e
+  return found
+
+
+def write_overlay(path: str, encoded: bytes, attributions: Sequence[Sequence[float]]) -> None:
+  """A PNG of the image in grey with the positive attributions in red over it (at the file's own size)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+
+  with Image.open(io.BytesIO(encoded)) as image:
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+  heat = np.clip(np.asarray(attributions, dtype=np.float32), 0, None)
+  heat = heat / heat.max() if heat.max() > 0 else heat
+  rgb = np.stack([grey * 0.5 + 255 * 0.5 * heat, grey * 0.5, grey * 0.5], axis=-1)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).save(path)
