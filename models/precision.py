@@ -18,9 +18,9 @@ KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16":
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
 TENSOR_CORE_CAPABILITY = (7, 0)  # GPUs from here on gain from float16 (Volta and newer)
 BFLOAT16_GPU_CAPABILITY = (8, 0)  # and compute in bfloat16 natively from here on (Ampere and newer)
-# Measured on a 2-core AMD EPYC without either flag (benchmarks/RESULTS.md, "Precision"): a CIFAR-size CNN trained
-# 8x slower under mixed_bfloat16 than in float32, because every bfloat16 operation is emulated.
-EMULATED_BFLOAT16_SLOWDOWN = "about 8x slower than float32 here (measured on a CPU without it)"
+# Measured on a 2-core AMD EPYC without either flag (benchmarks/RESULTS.md, "Training precision"): CIFAR-size CNNs
+# trained 6-10x slower under mixed_bfloat16 than in float32, MiniLM 12% slower: every bfloat16 operation is emulated.
+EMULATED_BFLOAT16_SLOWDOWN = "6-10x slower than float32 for a CNN on such a CPU (measured)"
 
 
 @dataclasses.dataclass(frozen=True)
