@@ -1,11 +1,14 @@
 """Shared test fixtures: small image trees made on the fly, a subset of the embedded digits, two real pipeline runs,
 free ports and waiting for a server; the `e2e` marking of tests that use a pipeline run."""
+import fcntl
 import io
+import json
 import os
 import pathlib
 import shutil
 import socket
 import time
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -104,6 +107,36 @@ def digits_subset(tmp_path):
   return copy_digits_subset(tmp_path / "digits", per_class=5)
 
 
+def top_bottom_images(per_class: int = 32, size: int = 8):
+  """Seeded two-class raw examples: "top" images bright in the top half, "bottom" ones in the bottom half."""
+  rng = np.random.default_rng(0)
+  raw = []
+  for i in range(2 * per_class):
+    label = ["top", "bottom"][i % 2]
+    pixels = rng.integers(0, 60, (size, size)).astype(np.uint8)
+    rows = slice(0, size // 2) if label == "top" else slice(size // 2, size)
+    pixels[rows] += 180
+    raw.append({"image": png_bytes(pixels), "label": label.encode()})
+  return raw
+
+
+def built_once(tmp_path_factory, name: str, build):
+  """`build(folder)` run once for the whole test session, even under pytest-xdist, whose workers are processes
+  with session fixtures of their own: the first to ask builds under a file lock in the folder the workers share,
+  the others wait for it and read its JSON result."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent  # pytest-of-<user>/pytest-<n>: shared by this run's workers
+  folder, result = root / name, root / f"{name}.json"
+  with open(root / f"{name}.lock", "w", encoding="utf-8") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not result.exists():
+      shutil.rmtree(folder, ignore_errors=True)
+      folder.mkdir()
+      result.write_text(json.dumps(build(folder)))
+  return json.loads(result.read_text())
+
+
 def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: int = 8):
   """Analyzes synthetic two-class images ("top" bright in the top half, "bottom" in the bottom half) with the image
   task's preprocessing_fn on real tf.Transform and writes what the pipeline's Trainer reads: ExampleGen's gzipped
@@ -117,14 +150,7 @@ def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: i
 
   from models import image_cnn  # pylint: disable=g-import-not-at-top
 
-  rng = np.random.default_rng(0)
-  raw = []
-  for i in range(2 * per_class):
-    label = ["top", "bottom"][i % 2]
-    pixels = rng.integers(0, 60, (size, size)).astype(np.uint8)
-    rows = slice(0, size // 2) if label == "top" else slice(size // 2, size)
-    pixels[rows] += 180
-    raw.append({"image": png_bytes(pixels), "label": label.encode()})
+  raw = top_bottom_images(per_class, size)
   spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.string)}
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
   config = {"hparams": {"image_size": size, "channels": 1}}
@@ -149,7 +175,9 @@ def make_transformed_dataset(out_dir: pathlib.Path, per_class: int = 32, size: i
 
 @pytest.fixture(scope="session")
 def transformed_dataset(tmp_path_factory):
-  return make_transformed_dataset(tmp_path_factory.mktemp("transformed"))
+  """`make_transformed_dataset`, made once per test run."""
+  files = built_once(tmp_path_factory, "transformed", lambda folder: make_transformed_dataset(folder)[:3])
+  return (*files, top_bottom_images())
 
 
 @pytest.fixture(scope="session")
@@ -159,14 +187,19 @@ def trained_image_model(transformed_dataset, tmp_path_factory):
   from models import image_cnn, trainer  # pylint: disable=g-import-not-at-top
 
   train_files, eval_files, transform_dir, raw = transformed_dataset
-  work = tmp_path_factory.mktemp("trained-image-model")
   hp = image_cnn.hparams_from({"hparams": {"epochs": 6, "batch_size": 8, "augment": False}})
-  model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
-                                             log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
-                                             strategy_name="default")
-  export_dir = work / "export"
-  trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(export_dir), "image_cnn", hp)
-  return history, work, export_dir, raw, hp
+
+  def build(work):
+    model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
+                                               log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
+                                               strategy_name="default")
+    trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(work / "export"), "image_cnn", hp)
+    return {"history": history.history, "epoch": history.epoch, "work": str(work)}
+
+  built = built_once(tmp_path_factory, "trained-image-model", build)
+  work = pathlib.Path(built["work"])
+  history = types.SimpleNamespace(history=built["history"], epoch=built["epoch"])  # what keras' History holds
+  return history, work, work / "export", raw, hp
 
 
 _exit_status = {}

@@ -14,11 +14,11 @@ from inference import explain, predict
 
 @pytest.fixture(scope="module")
 def explained(trained_image_model):
-  """The trained two-class model ("top": bright top half, "bottom": bright bottom half) explaining its 16 eval
+  """The trained two-class model ("top": bright top half, "bottom": bright bottom half) explaining 10 of its eval
   images."""
   _, _, export_dir, raw, _ = trained_image_model
   explainable = explain.load_explainable(str(export_dir))
-  return export_dir, raw[48:], [explain.explain_image(explainable, r["image"], steps=32) for r in raw[48:]]
+  return export_dir, raw[48:58], [explain.explain_image(explainable, r["image"], steps=32) for r in raw[48:58]]
 
 
 def test_attributions_are_complete_and_beat_random_deletion(explained):
@@ -26,7 +26,7 @@ def test_attributions_are_complete_and_beat_random_deletion(explained):
   the other class can show anything; on them the attributed order must win. (On digits: tests/e2e.)"""
   _, _, found = explained
   informative = [e for e in found if e["deletion"]["attributed"][-1] < 0.5]
-  assert len(informative) >= 4
+  assert len(informative) >= 3
   assert np.mean([e["deletion"]["attributed_area"] < e["deletion"]["random_area"] for e in informative]) >= 0.8
   assert np.median([e["approximation_error"] for e in found]) < 0.05
   for e in found:  # the curves start at the model's own score and end at an all-black image

@@ -34,7 +34,8 @@ def _exported_kernels(export_dir):
 @pytest.fixture(scope="module")
 def pruned(transformed_dataset, tmp_path_factory):
   """Pruned while training in bfloat16 (emulated on CPUs without it: slower, same arithmetic)."""
-  return _train_pruned(transformed_dataset, tmp_path_factory.mktemp("pruned"), "default", precision="bfloat16")
+  return _train_pruned(transformed_dataset, tmp_path_factory.mktemp("pruned"), "default", epochs=3,
+                       precision="bfloat16")
 
 
 def _graph_dtypes(export_dir):
