@@ -55,6 +55,32 @@ def check_serving(model_dir: str, examples: List[bytes]) -> None:
   answered = {label.decode("utf-8") for label in outputs[features.PREDICTED_LABEL]}
   if model.metadata.labels and not answered <= set(model.metadata.labels):
     raise ModelError(f"{model_dir}: serving_default returns labels outside the model's classes")
+  check_explain_signature(model.path, examples, probabilities)
+
+
+def check_explain_signature(model_dir: str, examples: List[bytes], probabilities) -> None:
+  """Where the model has `explain_pixels` (image models; inference/explain.py): ModelError unless it answers what
+  serving_default answered on the same examples and its gradients are finite."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from core import features  # pylint: disable=g-import-not-at-top
+  from core.errors import ModelError  # pylint: disable=g-import-not-at-top
+
+  saved = tf.saved_model.load(model_dir)
+  if features.EXPLAIN_SIGNATURE not in saved.signatures:
+    return
+  tensors = saved.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=tf.constant(examples))
+  pixels = {name: tf.cast(value, tf.float32) for name, value in tensors.items()}
+  with tf.GradientTape() as tape:
+    tape.watch(list(pixels.values()))
+    explained = saved.signatures[features.EXPLAIN_SIGNATURE](**pixels)[features.PROBABILITIES]
+    top = tf.reduce_sum(tf.reduce_max(explained, axis=-1))
+  gradients = tape.gradient(top, list(pixels.values()))
+  if not np.allclose(explained.numpy(), probabilities, atol=1e-4):
+    raise ModelError(f"{model_dir}: {features.EXPLAIN_SIGNATURE} does not answer what serving_default answers")
+  if any(g is None or not np.all(np.isfinite(g.numpy())) for g in gradients):
+    raise ModelError(f"{model_dir}: {features.EXPLAIN_SIGNATURE} gives no finite gradients to explain with")
 
 
 def main(argv: List[str]) -> int:

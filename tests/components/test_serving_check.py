@@ -72,3 +72,29 @@ def test_the_check_itself_passes_a_good_model_and_names_what_is_wrong_with_a_bad
     os.remove(data_file)
   with pytest.raises(ModelError, match="cannot load the SavedModel"):
     model_check.check_serving(missing, exported[2])
+
+
+def test_an_explain_signature_that_disagrees_with_serving_is_refused(tmp_path):
+  """The check covers `explain_pixels` (inference/explain.py) where a model has it: same answers as serving."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from core import features  # pylint: disable=g-import-not-at-top
+
+  examples_spec = tf.TensorSpec([None], tf.string, name="examples")
+  module = tf.Module()
+  module.weight = tf.Variable(0.01)
+  probabilities = lambda n: tf.tile([[0.25, 0.75]], [n, 1])
+  module.serve = tf.function(lambda examples: {
+      features.PROBABILITIES: probabilities(tf.size(examples)),
+      features.PREDICTED_LABEL: tf.fill([tf.size(examples)], "b"),
+      features.PREDICTED_SCORE: tf.fill([tf.size(examples)], 0.75)}, input_signature=[examples_spec])
+  module.to_pixels = tf.function(lambda examples: {"pixels": tf.zeros([tf.size(examples), 2, 2, 1], tf.uint8)},
+                                 input_signature=[examples_spec])
+  module.explain = tf.function(lambda pixels: {features.PROBABILITIES: tf.nn.softmax(
+      tf.reduce_sum(pixels, [1, 2]) * module.weight + tf.constant([[0.0, 0.1]]))},  # not what serving says
+      input_signature=[tf.TensorSpec([None, 2, 2, 1], tf.float32, name="pixels")])
+  tf.saved_model.save(module, str(tmp_path), signatures={
+      "serving_default": module.serve, features.EXAMPLES_TO_TENSORS_SIGNATURE: module.to_pixels,
+      features.EXPLAIN_SIGNATURE: module.explain})
+  with pytest.raises(ModelError, match="explain_pixels does not answer what serving_default answers"):
+    model_check.check_serving(str(tmp_path), [b"x", b"y"])

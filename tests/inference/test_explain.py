@@ -9,7 +9,7 @@ import tensorflow as tf
 from cli import main as cli
 from conftest import png_bytes
 from core import features, model_files
-from inference import explain, predict
+from inference import explain, model_check, predict
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,7 @@ def test_labels_match_predict(explained):
       [{"image": r["image"]} for r in raw]))
   assert [e["label"] for e in found] == [label.decode() for label in outputs[features.PREDICTED_LABEL]]
   np.testing.assert_allclose([e["score"] for e in found], np.asarray(outputs[features.PREDICTED_SCORE]), atol=1e-5)
+  model_check.check_serving(str(export_dir), predict.serialized_examples([{"image": r["image"]} for r in raw]))
 
 
 def test_attributions_move_to_a_bigger_file_grid_keeping_their_sum():
