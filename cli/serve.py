@@ -30,6 +30,9 @@ def register(sub, common_flags: argparse.ArgumentParser) -> None:
   serve.add_argument("--log-requests", type=float, default=0.0, metavar="SHARE",
                      help="share of requests (0..1) written to <output>/request_logs/<model>/ for `monitor`")
 
+  serve.add_argument("--explain", action="store_true",
+                     help="also answer :explain (integrated gradients, image models; bounded: 8 examples and 64 "
+                          "steps per request, one at a time, 4 waiting)")
   serve.set_defaults(handler=cmd_serve)
 
   watch = sub.add_parser("monitor", parents=[common_flags],
@@ -61,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
   from serving import serve  # pylint: disable=g-import-not-at-top
 
   return serve.serve(args.output, args.model or None, args.host, args.port, args.versions, args.poll_seconds,
-                     args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests)
+                     args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests, args.explain)
 
 
 def _since(text: Optional[str]) -> float:

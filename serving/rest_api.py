@@ -6,8 +6,12 @@
   The signature's one input is `examples`, serialized tf.Examples, sent as `{"b64": ...}`, as TF Serving wants.
 - `POST /v1/models/<name>[/versions/<v>]:classify`: `{"examples": [{"image": {"b64": ...}}, {"text": "..."}]}`,
   feature maps that the server turns into tf.Examples; answers `{"results": [[[label, score], ...], ...]}`.
+- `POST /v1/models/<name>[/versions/<v>]:explain` (with `modelfab serve --explain`): classify's body (image
+  models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
+  (serving/explanations.py).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.
-Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model or version.
+Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model or version, 429 when too many
+explanations wait.
 """
 from __future__ import annotations
 
@@ -22,12 +26,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core import features
 from core.errors import BadRequest
 from serving import rest_codec
+from serving.explanations import Busy, ExplainService
 from serving.metrics import METRICS_PATH, Metrics
 from serving.model_server import ModelServer
 
+APIS = ("predict", "classify", "explain")
 
-def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None) -> FastAPI:
-  """The FastAPI app serving `server`'s models; `request_logger` (serving.request_log) samples requests to disk."""
+
+def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None,
+               explainer: Optional[ExplainService] = None) -> FastAPI:
+  """The FastAPI app serving `server`'s models; `request_logger` (serving.request_log) samples requests to disk;
+  `explainer` answers `:explain` (off without it)."""
   metrics = metrics or Metrics()
   app = FastAPI(title="modelfab serve", docs_url=None, redoc_url=None, openapi_url=None)
   app.state.metrics = metrics
@@ -54,6 +63,11 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
       else:
         examples = rest_codec.examples_from_classify(body, served.model.metadata.serving_features)
         layout = "classify"
+      if api == "explain":
+        if explainer is None:
+          raise LookupError("explanations are off: start the server with `modelfab serve --explain`")
+        explainer.check_count(examples)
+        steps = explainer.steps_of(body)
       import anyio  # pylint: disable=g-import-not-at-top
 
       try:
@@ -69,25 +83,29 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
         metrics.predicted.labels(name, label).inc()
         metrics.score.labels(name).observe(float(score))
       payload = rest_codec.encode_outputs(outputs, layout, served.model.metadata.labels)
+      if api == "explain":
+        payload["explanations"] = await explainer.explain(served.model.path, examples, steps)
       status, response = 200, JSONResponse(payload, headers={"X-Modelfab-Request-Id": request_id})
     except LookupError as e:
       status, response = 404, error(404, str(e.args[0] if e.args else e))
     except BadRequest as e:
       status, response = 400, error(400, str(e))
+    except Busy as e:
+      status, response = 429, error(429, str(e))
     metrics.requests.labels(name, served_version, api, str(status)).inc()
     metrics.latency.labels(name, api).observe(time.perf_counter() - started)
     return response
 
   @app.post("/v1/models/{name}:{api}")
   async def call_latest(name: str, api: str, request: Request):
-    if api not in ("predict", "classify"):
-      return error(404, f"unknown API {api!r}; modelfab serves predict and classify")
+    if api not in APIS:
+      return error(404, f"unknown API {api!r}; modelfab serves {', '.join(APIS)}")
     return await run(name, None, api, request)
 
   @app.post("/v1/models/{name}/versions/{version}:{api}")
   async def call_version(name: str, version: str, api: str, request: Request):
-    if api not in ("predict", "classify"):
-      return error(404, f"unknown API {api!r}; modelfab serves predict and classify")
+    if api not in APIS:
+      return error(404, f"unknown API {api!r}; modelfab serves {', '.join(APIS)}")
     return await run(name, version, api, request)
 
   @app.get("/v1/models/{name}")

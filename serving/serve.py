@@ -5,6 +5,7 @@ from typing import List, Optional
 
 from core.layout import OutputLayout
 from serving.model_server import ModelServer
+from serving.explanations import ExplainService
 from serving.request_log import RequestLogger
 from serving.metrics import Metrics
 from serving.rest_api import create_app
@@ -12,24 +13,25 @@ from serving.rest_api import create_app
 
 def make_server(output: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
                 poll_seconds: float = 2.0, max_batch_size: int = 32, batch_timeout: float = 0.002,
-                log_requests: float = 0.0):
-  """(ModelServer, FastAPI app, RequestLogger) with the metrics wired; models load when the server starts."""
+                log_requests: float = 0.0, explain: bool = False):
+  """(ModelServer, FastAPI app, RequestLogger) with the metrics wired; models load when the server starts;
+  `explain` turns `:explain` on."""
   metrics = Metrics()
   server = ModelServer(OutputLayout(output).serving_root, model_names, version_policy, poll_seconds, max_batch_size,
                        batch_timeout,
                        on_batch=lambda name, version, size: metrics.batch_size.labels(name).observe(size))
   logger = RequestLogger(output, log_requests, on_error=lambda reason: metrics.log_errors.labels(reason).inc())
-  return server, create_app(server, metrics, logger), logger
+  return server, create_app(server, metrics, logger, ExplainService() if explain else None), logger
 
 
 def serve(output: str, model_names: Optional[List[str]] = None, host: str = "127.0.0.1", port: int = 8501,
           version_policy: str = "latest", poll_seconds: float = 2.0, max_batch_size: int = 32,
-          batch_timeout: float = 0.002, log_requests: float = 0.0) -> int:
+          batch_timeout: float = 0.002, log_requests: float = 0.0, explain: bool = False) -> int:
   """Loads the models, then serves until interrupted; returns an exit status."""
   import uvicorn  # pylint: disable=g-import-not-at-top
 
   server, app, logger = make_server(output, model_names, version_policy, poll_seconds, max_batch_size,
-                                    batch_timeout, log_requests)
+                                    batch_timeout, log_requests, explain)
   server.start()
   names = server.names()
   loaded = {n: [s["version"] for s in server.status(n) if s["state"] == "AVAILABLE"] for n in names

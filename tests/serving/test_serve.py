@@ -40,7 +40,7 @@ def server(two_runs, tmp_path_factory, free_port, wait_for):
   shutil.copytree(output / "serving", root / "serving")
   port = free_port()
   process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", str(root), "--port",
-                              str(port), "--poll-seconds", "0.5", "--log-requests", "1"], cwd=REPO,
+                              str(port), "--poll-seconds", "0.5", "--log-requests", "1", "--explain"], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   wait_for(lambda: _request(port, "GET", f"/v1/models/{MODEL}")[0] == 200, 120, "modelfab serve", process)
   yield port, root
@@ -97,6 +97,43 @@ def test_classify_and_predict_give_the_labels_of_modelfab_predict(server):
 def test_errors_have_tf_serving_shapes(server, path, body, code, message):
   status, answer = _request(server[0], "POST", path, body)
   assert status == code and message in answer["error"], answer
+
+
+def test_explain_answers_what_classify_does_with_attributions_and_limits(server):
+  port, _ = server
+  images = _images(offset=70)[:3]
+  body = {"examples": [{"image": _b64(p.read_bytes())} for p, _ in images]}
+  before = _counter(port, "modelfab_requests_total", model=MODEL, api="explain", status="200")
+  status, classified = _request(port, "POST", f"/v1/models/{MODEL}:classify", body)
+  status, explained = _request(port, "POST", f"/v1/models/{MODEL}:explain", {**body, "steps": 16})
+  assert status == 200 and explained["results"] == classified["results"]
+  tops = [max(result, key=lambda pair: pair[1])[0] for result in classified["results"]]
+  assert [e["label"] for e in explained["explanations"]] == tops
+  for e in explained["explanations"]:
+    assert len(e["attributions"]) == 8 and {len(row) for row in e["attributions"]} == {8}  # the PNG's own grid
+    assert e["method"] == "integrated-gradients" and "input" not in e and e["approximation_error"] < 0.2
+  assert _counter(port, "modelfab_requests_total", model=MODEL, api="explain", status="200") == before + 1
+  status, answer = _request(port, "POST", f"/v1/models/{MODEL}:explain", {**body, "steps": 10_000})
+  assert status == 400 and "'steps' must be a whole number from 1 to 64" in answer["error"]
+  status, answer = _request(port, "POST", f"/v1/models/{MODEL}:explain", {"examples": body["examples"] * 3})
+  assert status == 400 and "at most 8 examples per :explain request, got 9" in answer["error"]
+
+
+def test_explain_is_off_unless_asked_for(two_runs, tmp_path):
+  from fastapi.testclient import TestClient  # pylint: disable=g-import-not-at-top
+
+  from serving import serve  # pylint: disable=g-import-not-at-top
+
+  output, _ = two_runs
+  server, app, logger = serve.make_server(str(output))
+  server.start()
+  try:
+    image = _images()[0][0].read_bytes()
+    answer = TestClient(app).post(f"/v1/models/{MODEL}:explain", json={"examples": [{"image": _b64(image)}]})
+    assert answer.status_code == 404 and "modelfab serve --explain" in answer.json()["error"]
+  finally:
+    server.stop()
+    logger.close()
 
 
 def _counter(port, name, **labels):
