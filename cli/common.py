@@ -48,3 +48,18 @@ def check_model_name(output: str, name: str, models: List[str]) -> None:
 def check_port(port: int) -> None:
   if not 1 <= port <= 65535:
     raise UsageError(f"--port must be between 1 and 65535, got {port}")
+
+
+def add_model_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--model", required=True,
+                      help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
+
+
+def check_image_files(paths: List[str]) -> None:
+  """UsageError (or DataError) naming the first path that is not a readable image file; no TensorFlow needed."""
+  from readers.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
+
+  for path in paths:
+    if not os.path.isfile(path):
+      raise UsageError(f"{path}: no such image file")
+    check_image_file(path)

@@ -5,14 +5,14 @@ import argparse
 import json
 import os
 
+from cli.common import add_model_flag, check_image_files
 from core.errors import UsageError
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
   explain = sub.add_parser("explain", parents=[common],
                            help="attribute a pushed image model's answers to the pixels (integrated gradients)")
-  explain.add_argument("--model", required=True,
-                       help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
+  add_model_flag(explain)
   explain.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
   explain.add_argument("--method", default="integrated-gradients", choices=("integrated-gradients",),
                        help="attribution method (default: %(default)s)")
@@ -27,12 +27,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     raise UsageError("give one or more image files to explain")
   if args.steps < 1:
     raise UsageError(f"--steps must be at least 1, got {args.steps}")
-  from readers.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
-
-  for image in args.images:
-    if not os.path.isfile(image):
-      raise UsageError(f"{image}: no such image file")
-    check_image_file(image)
+  check_image_files(args.images)
   from inference import model_loader  # pylint: disable=g-import-not-at-top
 
   model_loader.resolve_model_dir(args.model)  # a missing model is named before TensorFlow loads

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from cli.common import add_model_flag, check_image_files
 from core.errors import UsageError
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
   predict = sub.add_parser("predict", parents=[common],
                            help="classify images or texts with a pushed model (raw input through serving_default)")
-  predict.add_argument("--model", required=True,
-                       help="a pushed model: <serving dir>/<model name> (newest version) or one version directory")
+  add_model_flag(predict)
   predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
   predict.add_argument("--text", action="append", default=[], help="a text to classify (text models), repeatable")
   predict.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
@@ -28,13 +27,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
       raise UsageError(f"{args.text_file}: cannot read as UTF-8 text ({e})") from e
   if bool(texts) == bool(args.images):
     raise UsageError("give image files, or texts with --text/--text-file, not both and not neither")
-  if args.images:
-    from readers.image_folder import check_image_file  # pylint: disable=g-import-not-at-top
-
-    for image in args.images:
-      if not os.path.isfile(image):
-        raise UsageError(f"{image}: no such image file")
-      check_image_file(image)
+  check_image_files(args.images)
   from inference import model_loader  # pylint: disable=g-import-not-at-top
 
   model_loader.resolve_model_dir(args.model)  # a missing model is named before TensorFlow loads

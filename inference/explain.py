@@ -11,6 +11,7 @@ than removing pixels in a random order.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from typing import Dict, List, Sequence
 
@@ -130,7 +131,6 @@ def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT
   """One image file's explanation: label, score, baseline score, approximation error, attributions on the
   file's own grid, and the deletion check (areas under the attributed and the random curves)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  import io  # pylint: disable=g-import-not-at-top
 
   if steps < 1:
     raise UsageError(f"--steps must be at least 1, got {steps}")
@@ -175,7 +175,6 @@ def explain_image_files(model_path: str, paths: Sequence[str], steps: int = DEFA
 def write_overlay(path: str, encoded: bytes, attributions: Sequence[Sequence[float]]) -> None:
   """A PNG of the image in grey with the positive attributions in red over it (at the file's own size)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  import io  # pylint: disable=g-import-not-at-top
 
   with Image.open(io.BytesIO(encoded)) as image:
     grey = np.asarray(image.convert("L"), dtype=np.float32)
