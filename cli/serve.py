@@ -11,6 +11,7 @@ from typing import Optional
 from cli import common, formatting
 from core.errors import EXIT_DRIFT, UsageError
 from core.layout import OutputLayout
+from serving.limits import MIB, RequestLimits
 
 
 def register(sub, common_flags: argparse.ArgumentParser) -> None:
@@ -33,6 +34,22 @@ def register(sub, common_flags: argparse.ArgumentParser) -> None:
   serve.add_argument("--explain", action="store_true",
                      help="also answer :explain (integrated gradients, image models; bounded: 8 examples and 64 "
                           "steps per request, one at a time, 4 waiting)")
+  serve.add_argument("--grpc-port", type=int, metavar="PORT",
+                     help="also serve TF Serving's gRPC API (PredictionService, ModelService) on this port (8500 is "
+                          "TF Serving's)")
+  serve.add_argument("--canary-percent", type=float, default=0.0, metavar="P",
+                     help="share (0-100) of unversioned requests sent to the version labelled canary "
+                          "(`modelfab label`); X-Modelfab-Routing-Key keeps one key on one side")
+  limits = serve.add_argument_group("request limits (over one: 413 or 400 naming it)")
+  defaults = RequestLimits()
+  limits.add_argument("--max-body-mb", type=float, default=defaults.max_body_bytes / MIB,
+                      help="request body size (default: %(default)g MiB)")
+  limits.add_argument("--max-examples", type=int, default=defaults.max_examples,
+                      help="examples per request (default: %(default)s)")
+  limits.add_argument("--max-json-depth", type=int, default=defaults.max_json_depth,
+                      help="JSON nesting (default: %(default)s)")
+  limits.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels,
+                      help="decoded pixels per image, read from its header before decoding (default: %(default)s)")
   serve.set_defaults(handler=cmd_serve)
 
   watch = sub.add_parser("monitor", parents=[common_flags],
@@ -49,22 +66,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
   models = common.pushed_models(args.output)
   for name in args.model:
     common.check_model_name(args.output, name, models)
-  common.check_port(args.port)
+  ports = [args.port] + ([args.grpc_port] if args.grpc_port is not None else [])
+  if len(set(ports)) < len(ports):
+    raise UsageError(f"--port and --grpc-port must differ, both are {args.port}")
   import socket  # pylint: disable=g-import-not-at-top
 
-  with socket.socket() as probe:  # before the models load: a taken port is one line, not a uvicorn traceback
-    try:
-      probe.bind((args.host, args.port))
-    except OSError as e:
-      raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from e
+  for port in ports:
+    common.check_port(port)
+    with socket.socket() as probe:  # before the models load: a taken port is one line, not a uvicorn traceback
+      try:
+        probe.bind((args.host, port))
+      except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{port}: {e.strerror or e}") from e
+  if not 0.0 <= args.canary_percent <= 100.0:
+    raise UsageError(f"--canary-percent must be between 0 and 100, got {args.canary_percent:g}")
+  if args.max_body_mb <= 0 or min(args.max_examples, args.max_json_depth, args.max_image_pixels) < 1:
+    raise UsageError("--max-body-mb must be above 0; --max-examples, --max-json-depth and --max-image-pixels at "
+                     "least 1")
   if not 0.0 <= args.log_requests <= 1.0:
     raise UsageError(f"--log-requests must be between 0 and 1, got {args.log_requests}")
   if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:
     raise UsageError("--max-batch-size must be at least 1, --batch-timeout-ms at least 0, --poll-seconds above 0")
   from serving import serve  # pylint: disable=g-import-not-at-top
 
-  return serve.serve(args.output, args.model or None, args.host, args.port, args.versions, args.poll_seconds,
-                     args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests, args.explain)
+  limits = RequestLimits(int(args.max_body_mb * MIB), args.max_examples, args.max_json_depth, args.max_image_pixels)
+  return serve.serve(args.output, serve.ServeSettings(
+      args.model or None, args.host, args.port, args.grpc_port, args.versions, args.poll_seconds,
+      args.max_batch_size, args.batch_timeout_ms / 1000.0, args.log_requests, args.explain, args.canary_percent,
+      limits))
 
 
 def _since(text: Optional[str]) -> float:

@@ -10,7 +10,7 @@ from typing import Optional
 EXIT_FAILED = 1  # the pipeline failed (anomalies, a failing component), or `monitor` could not compare
 EXIT_USAGE = 2  # bad flags, data, checkpoint, model path or output dir
 EXIT_BUSY = 3  # another run holds the output dir
-EXIT_DRIFT = 4  # `modelfab monitor`: a drift or accuracy threshold was crossed
+EXIT_DRIFT = 4  # `modelfab monitor`: a drift or accuracy threshold was crossed; `promote`: a check refused
 
 
 class ModelfabError(Exception):
@@ -63,6 +63,16 @@ class PushError(ModelfabError, RuntimeError):
 class MonitorError(ModelfabError, ValueError):
   """Nothing to compare (no request logs, no lineage); the message says what is missing."""
   exit_status = EXIT_USAGE
+
+
+class LabelError(ModelfabError, ValueError):
+  """A version label that cannot be set, moved or read (unknown version or label, damaged labels file)."""
+  exit_status = EXIT_USAGE
+
+
+class PromoteRefused(ModelfabError, RuntimeError):
+  """`modelfab promote`: a check on the canary failed; the message names the check."""
+  exit_status = EXIT_DRIFT
 
 
 class BadRequest(ModelfabError, ValueError):

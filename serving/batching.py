@@ -2,8 +2,8 @@
 
 Each request hands its examples to the Batcher and waits. A worker thread takes what is queued, up to
 `max_batch_size` examples, calls the model once, and hands each request its own rows of the result. It waits up to
-`batch_timeout` seconds for more only while other requests are in flight (submitted, not yet queued): a lone
-request runs at once instead of paying the timeout.
+`batch_timeout` seconds for more only while other requests are in flight (submitted, not yet queued). A lone
+request (nothing else in flight, the worker idle) runs at once in the caller's thread: no timeout, no hand-over.
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class Batcher:
     self._queue: "queue.Queue" = queue.Queue()
     self._closed = False
     self._inflight = 0  # submit() calls not yet answered
+    self._inline = 0  # of those, lone ones running in their caller's thread
+    self._busy = False  # the worker is running a batch
     self._inflight_lock = threading.Lock()
     self._close_lock = threading.Lock()
     self._worker = threading.Thread(target=self._loop, name="modelfab-batcher", daemon=True)
@@ -43,12 +45,23 @@ class Batcher:
         return self.batch_fn(examples)
       with self._inflight_lock:
         self._inflight += 1
-      self._queue.put((examples, future))
+        alone = self._inflight == 1 and not self._busy
+        if alone:
+          self._inline += 1
+      if not alone:
+        self._queue.put((examples, future))
     try:
+      if alone:
+        outputs = self.batch_fn(examples)
+        if self.on_batch:
+          self.on_batch(len(examples))
+        return outputs
       return future.result()
     finally:
       with self._inflight_lock:
         self._inflight -= 1
+        if alone:
+          self._inline -= 1
 
   def stop(self) -> None:
     """Answers everything already queued, then ends the worker; later submits run unbatched."""
@@ -63,13 +76,15 @@ class Batcher:
       first = self._queue.get()
       if first is None:
         return
+      with self._inflight_lock:
+        self._busy = True
       pending = [first]
       size = len(first[0])
       deadline = time.monotonic() + self.batch_timeout
       while size < self.max_batch_size:
         remaining = deadline - time.monotonic()
         with self._inflight_lock:
-          others_coming = self._inflight > len(pending)
+          others_coming = self._inflight - self._inline > len(pending)
         try:
           if remaining > 0 and others_coming:
             item = self._queue.get(timeout=remaining)
@@ -82,7 +97,11 @@ class Batcher:
           break
         pending.append(item)
         size += len(item[0])
-      self._run(pending, size)
+      try:
+        self._run(pending, size)
+      finally:
+        with self._inflight_lock:
+          self._busy = False
 
   def _run(self, pending, size: int) -> None:
     examples = [e for request, _ in pending for e in request]

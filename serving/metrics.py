@@ -11,8 +11,8 @@ class Metrics:
 
   def __init__(self):
     self.registry = CollectorRegistry()
-    self.requests = Counter("modelfab_requests", "Requests by model, version, API and status",
-                            ["model", "version", "api", "status"], registry=self.registry)
+    self.requests = Counter("modelfab_requests", "Requests by model, version, label that routed them, API, status",
+                            ["model", "version", "label", "api", "status"], registry=self.registry)
     self.latency = Histogram("modelfab_request_latency_seconds", "Request latency", ["model", "api"],
                              buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5),
                              registry=self.registry)

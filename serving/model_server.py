@@ -4,22 +4,32 @@ Like TF Serving's file-system source, a watcher polls `<root>/<model>/` for nume
 version is loaded and warmed up in the background; it takes over only then, and the old one keeps answering until
 that moment, so no request fails during a roll-over. Half-copied versions are never seen: the Pusher copies under a
 hidden name and renames (components/atomic_pusher.py). Policy "latest" serves the newest version, "all" every one.
+
+Version labels (core/version_labels.py) are read on the same poll. Labelled versions, and the stable version before
+the current one (so a rollback is instant), are loaded whatever the policy. A label moves only once its new version
+has loaded; a label on a version that failed to load, or a damaged labels file, is logged and the last good labels
+keep answering. Unversioned requests go to `stable` when it is set, else to the newest version; with a canary and
+`canary_percent`, that share of them goes to `canary` (by a hash of the routing key when one is given, so one user
+stays on one side).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import logging
 import os
+import random
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from inference import model_loader
 
-from core import model_files
+from core import model_files, version_labels
+from core.errors import LabelError
 from serving.batching import Batcher
 
 VERSION_POLICIES = ("latest", "all")
@@ -57,9 +67,12 @@ class ModelServer:
 
   def __init__(self, root: str, model_names: Optional[List[str]] = None, version_policy: str = "latest",
                poll_seconds: float = 2.0, max_batch_size: int = 32, batch_timeout: float = 0.002,
-               on_batch: Optional[Callable[[str, int, int], None]] = None):
+               on_batch: Optional[Callable[[str, int, int], None]] = None, canary_percent: float = 0.0):
     if version_policy not in VERSION_POLICIES:
       raise ValueError(f"unknown version policy {version_policy!r}; choose one of {', '.join(VERSION_POLICIES)}")
+    if not 0.0 <= canary_percent <= 100.0:
+      raise ValueError(f"canary percent must be between 0 and 100, got {canary_percent}")
+    self.canary_percent = canary_percent
     self.root = root
     self.model_names = model_names
     self.version_policy = version_policy
@@ -69,6 +82,9 @@ class ModelServer:
     self.on_batch = on_batch
     self._versions: Dict[str, Dict[int, ServedVersion]] = {}
     self._failed: Dict[str, Dict[int, str]] = {}  # versions that did not load, with the reason
+    self._labels: Dict[str, Dict[str, int]] = {}  # labels in effect: each names a loaded version
+    self._label_files: Dict[str, version_labels.VersionLabels] = {}  # the last good labels file of each model
+    self._label_problems: Dict[str, str] = {}  # the last problem logged per model (each is logged once)
     self._lock = threading.Lock()
     self._stopped = threading.Event()
     self._watcher: Optional[threading.Thread] = None
@@ -102,24 +118,62 @@ class ModelServer:
         logging.exception("version watcher")
 
   def poll(self) -> None:
-    """Loads new versions that the policy wants and retires versions it no longer wants."""
+    """Loads new versions that the policy or the labels want, moves labels, retires versions nobody wants."""
     for name in self.names():
-      on_disk = model_files.version_dirs(os.path.join(self.root, name))
-      wanted = on_disk[:1] if self.version_policy == "latest" else on_disk
+      model_dir = os.path.join(self.root, name)
+      on_disk = model_files.version_dirs(model_dir)
+      labels = self._read_labels(name, model_dir)
+      pinned = set(labels.labels.values()) | set(labels.stable_history[-1:])
+      wanted = set(on_disk[:1] if self.version_policy == "latest" else on_disk) | (pinned & set(on_disk))
       with self._lock:
         loaded = set(self._versions.get(name, {}))
         failed = set(self._failed.get(name, {}))
-      for version in sorted(set(wanted) - loaded - failed):
+      for version in sorted(wanted - loaded - failed):
         self._load(name, version)
       with self._lock:
-        current = self._versions.get(name, {})
+        current = self._versions.setdefault(name, {})
+        effective = self._move_labels(name, labels, current)
+        keep = set(effective.values()) | (pinned & set(current))
         if self.version_policy == "latest" and current:
-          newest = max(current)
-          retired = [current.pop(v) for v in list(current) if v != newest]
+          keep.add(max(current))
         else:
-          retired = [current.pop(v) for v in list(current) if v not in on_disk]
+          keep |= set(current) & set(on_disk)
+        retired = [current.pop(v) for v in list(current) if v not in keep]
       for version in retired:
-        version.batcher.stop()  # its queued requests were already answered; new ones go to the newest
+        version.batcher.stop()  # its queued requests were already answered; new ones go elsewhere
+
+  def _read_labels(self, name: str, model_dir: str) -> version_labels.VersionLabels:
+    try:
+      labels = version_labels.read_labels(model_dir)
+    except LabelError as e:
+      self._report(name, f"{e}; serving the last good labels")
+      return self._label_files.get(name, version_labels.VersionLabels())
+    self._label_files[name] = labels
+    return labels
+
+  def _move_labels(self, name: str, labels: version_labels.VersionLabels, current) -> Dict[str, int]:
+    """Under the lock: the labels now in effect for `name`, each on a loaded version."""
+    before = self._labels.get(name, {})
+    effective = {}
+    for label, version in labels.labels.items():
+      if version in current:
+        effective[label] = version
+        if before.get(label) != version:
+          logging.info("%s: label %s -> version %d", name, label, version)
+        continue
+      reason = self._failed.get(name, {}).get(version, "not on disk")
+      kept = before.get(label)
+      self._report(name, f"label {label} -> version {version}: that version is not served ({reason}); "
+                         + (f"{label} stays on version {kept}" if kept in current else f"{label} is unset"))
+      if kept in current:
+        effective[label] = kept
+    self._labels[name] = effective
+    return effective
+
+  def _report(self, name: str, problem: str) -> None:
+    if self._label_problems.get(name) != problem:
+      self._label_problems[name] = problem
+      logging.error("%s: %s", name, problem)
 
   def _load(self, name: str, version: int) -> None:
     path = os.path.join(self.root, name, str(version))
@@ -141,17 +195,46 @@ class ModelServer:
     logging.info("serving %s version %d (loaded in %.1fs)", name, version, time.time() - started)
 
   def get(self, name: str, version: Optional[int] = None) -> ServedVersion:
-    """The served version (the newest when `version` is None); LookupError naming what is missing."""
+    """The served version (see `route`); LookupError naming what is missing."""
+    return self.route(name, version)[0]
+
+  def route(self, name: str, version: Optional[int] = None, label: Optional[str] = None,
+            routing_key: Optional[str] = None) -> Tuple[ServedVersion, str]:
+    """(served version, label that chose it or "") for a request naming a version, a label, or neither; an
+    unversioned request goes to stable (or the newest version), or to the canary for `canary_percent` of keys."""
     with self._lock:
       versions = self._versions.get(name)
+      labels = self._labels.get(name, {})
       if not versions:
         raise LookupError(f"Servable not found for request: Latest({name})" if version is None else
                           f"Servable not found for request: Specific({name}, {version})")
-      if version is None:
-        return versions[max(versions)]
-      if version not in versions:
-        raise LookupError(f"Servable not found for request: Specific({name}, {version})")
-      return versions[version]
+      if label is not None:
+        if label not in labels:
+          raise LookupError(f"Unrecognized servable version label: {label} (model {name} has "
+                            f"{', '.join(sorted(labels)) or 'no labels'})")
+        return versions[labels[label]], label
+      if version is not None:
+        if version not in versions:
+          raise LookupError(f"Servable not found for request: Specific({name}, {version})")
+        return versions[version], ""
+      if version_labels.CANARY in labels and self._to_canary(routing_key):
+        return versions[labels[version_labels.CANARY]], version_labels.CANARY
+      if version_labels.STABLE in labels:
+        return versions[labels[version_labels.STABLE]], version_labels.STABLE
+      return versions[max(versions)], ""
+
+  def _to_canary(self, routing_key: Optional[str]) -> bool:
+    if self.canary_percent <= 0:
+      return False
+    if routing_key:
+      bucket = int.from_bytes(hashlib.sha256(routing_key.encode("utf-8")).digest()[:8], "big") % 10_000
+      return bucket < self.canary_percent * 100
+    return random.random() * 100 < self.canary_percent
+
+  def labels(self, name: str) -> Dict[str, int]:
+    """The labels in effect for `name` (label -> loaded version)."""
+    with self._lock:
+      return dict(self._labels.get(name, {}))
 
   def status(self, name: str) -> List[Dict[str, object]]:
     """TF Serving's model_version_status entries for `name` (newest first); LookupError when unknown."""

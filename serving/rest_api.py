@@ -1,5 +1,9 @@
 """TensorFlow Serving's REST API over a ModelServer, so a client written for TF Serving works unchanged.
 
+Wherever `/versions/<v>` is accepted, `/labels/<label>` is too (TF Serving's version labels; core/version_labels.py).
+An unversioned request goes to the stable label, else the newest version, or to the canary for the share set by
+`--canary-percent` (`X-Modelfab-Routing-Key` keeps one key on one side). Every answer names the version that
+answered in `X-Modelfab-Model-Version`.
 - `GET /v1/models/<name>[/versions/<v>]`: version status.
 - `GET /v1/models/<name>[/versions/<v>]/metadata`: the signatures.
 - `POST /v1/models/<name>[/versions/<v>]:predict`: `{"instances": [...]}` (row) or `{"inputs": ...}` (columnar).
@@ -10,8 +14,9 @@
   models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
   (serving/explanations.py).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.
-Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model or version, 429 when too many
-explanations wait.
+Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model, version or label, 413 for a body over
+the size limit, 429 when too many explanations wait. Requests over a limit (serving/limits.py) are refused before
+the work they would cause.
 """
 from __future__ import annotations
 
@@ -25,24 +30,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core import features
 from core.errors import BadRequest
+from serving import limits as limits_lib
 from serving import rest_codec
 from serving.explanations import Busy, ExplainService
 from serving.metrics import METRICS_PATH, Metrics
 from serving.model_server import ModelServer
 
 APIS = ("predict", "classify", "explain")
+VERSION_HEADER = "X-Modelfab-Model-Version"
+ROUTING_KEY_HEADER = "X-Modelfab-Routing-Key"
 
 
 def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None,
-               explainer: Optional[ExplainService] = None) -> FastAPI:
+               explainer: Optional[ExplainService] = None,
+               limits: limits_lib.RequestLimits = limits_lib.RequestLimits()) -> FastAPI:
   """The FastAPI app serving `server`'s models; `request_logger` (serving.request_log) samples requests to disk;
-  `explainer` answers `:explain` (off without it)."""
+  `explainer` answers `:explain` (off without it); `limits` bound what one request may ask."""
   metrics = metrics or Metrics()
   app = FastAPI(title="modelfab serve", docs_url=None, redoc_url=None, openapi_url=None)
   app.state.metrics = metrics
 
-  def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+  def error(status: int, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
   def version_of(version: Optional[str]) -> Optional[int]:
     if version is None:
@@ -51,18 +60,37 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
       raise LookupError(f"version must be a number, got {version!r}")
     return int(version)
 
-  async def run(name: str, version: Optional[str], api: str, request: Request) -> JSONResponse:
+  async def read_body(request: Request) -> bytes:
+    """The body, refused (413) from its Content-Length or as soon as it passes the limit, never read whole."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+      limits_lib.check_body_size(int(length), limits)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+      size += len(chunk)
+      limits_lib.check_body_size(size, limits)
+      chunks.append(chunk)
+    return b"".join(chunks)
+
+  async def run(name: str, version: Optional[str], label: Optional[str], api: str, request: Request) -> JSONResponse:
     started = time.perf_counter()
-    served_version = "-"
+    served_version, served_label, headers = "-", "", {}
     try:
-      served = server.get(name, version_of(version))
+      if api not in APIS:
+        raise LookupError(f"unknown API {api!r}; modelfab serves {', '.join(APIS)}")
+      served, served_label = server.route(name, version_of(version), label,
+                                          request.headers.get(ROUTING_KEY_HEADER))
       served_version = str(served.version)
-      body = rest_codec.parse_body(await request.body())
+      headers[VERSION_HEADER] = served_version
+      body = rest_codec.parse_body(await read_body(request), limits)
+      metadata = served.model.metadata
       if api == "predict":
         examples, layout = rest_codec.examples_from_predict(body)
       else:
-        examples = rest_codec.examples_from_classify(body, served.model.metadata.serving_features)
+        limits_lib.check_example_count(len(body.get("examples") or []), limits)
+        examples = rest_codec.examples_from_classify(body, metadata.serving_features)
         layout = "classify"
+      limits_lib.check_examples(examples, image_key_of(metadata), limits)
       if api == "explain":
         if explainer is None:
           raise LookupError("explanations are off: start the server with `modelfab serve --explain`")
@@ -79,34 +107,37 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
       if request_logger is not None:
         request_logger.log(name, served.version, request_id, examples, outputs)
       labels = [l.decode("utf-8", "replace") for l in outputs[features.PREDICTED_LABEL]]
-      for label, score in zip(labels, outputs[features.PREDICTED_SCORE]):
-        metrics.predicted.labels(name, label).inc()
+      for predicted, score in zip(labels, outputs[features.PREDICTED_SCORE]):
+        metrics.predicted.labels(name, predicted).inc()
         metrics.score.labels(name).observe(float(score))
-      payload = rest_codec.encode_outputs(outputs, layout, served.model.metadata.labels)
+      payload = rest_codec.encode_outputs(outputs, layout, metadata.labels)
       if api == "explain":
         payload["explanations"] = await explainer.explain(served.model.path, examples, steps)
-      status, response = 200, JSONResponse(payload, headers={"X-Modelfab-Request-Id": request_id})
+      headers["X-Modelfab-Request-Id"] = request_id
+      status, response = 200, JSONResponse(payload, headers=headers)
     except LookupError as e:
-      status, response = 404, error(404, str(e.args[0] if e.args else e))
+      status, response = 404, error(404, str(e.args[0] if e.args else e), headers)
+    except limits_lib.RequestRefused as e:
+      status, response = e.status, error(e.status, str(e), headers)
     except BadRequest as e:
-      status, response = 400, error(400, str(e))
+      status, response = 400, error(400, str(e), headers)
     except Busy as e:
-      status, response = 429, error(429, str(e))
-    metrics.requests.labels(name, served_version, api, str(status)).inc()
+      status, response = 429, error(429, str(e), headers)
+    metrics.requests.labels(name, served_version, served_label, api, str(status)).inc()
     metrics.latency.labels(name, api).observe(time.perf_counter() - started)
     return response
 
   @app.post("/v1/models/{name}:{api}")
-  async def call_latest(name: str, api: str, request: Request):
-    if api not in APIS:
-      return error(404, f"unknown API {api!r}; modelfab serves {', '.join(APIS)}")
-    return await run(name, None, api, request)
+  async def call_default(name: str, api: str, request: Request):
+    return await run(name, None, None, api, request)
 
   @app.post("/v1/models/{name}/versions/{version}:{api}")
   async def call_version(name: str, version: str, api: str, request: Request):
-    if api not in APIS:
-      return error(404, f"unknown API {api!r}; modelfab serves {', '.join(APIS)}")
-    return await run(name, version, api, request)
+    return await run(name, version, None, api, request)
+
+  @app.post("/v1/models/{name}/labels/{label}:{api}")
+  async def call_label(name: str, label: str, api: str, request: Request):
+    return await run(name, None, label, api, request)
 
   @app.get("/v1/models/{name}")
   async def status(name: str):
@@ -115,27 +146,37 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
     except LookupError as e:
       return error(404, str(e.args[0]))
 
-  @app.get("/v1/models/{name}/versions/{version}")
-  async def version_status(name: str, version: str):
+  def version_status(name: str, version: Optional[str], label: Optional[str]):
     try:
-      served = server.get(name, version_of(version))
+      served, _ = server.route(name, version_of(version), label)
     except LookupError as e:
       return error(404, str(e.args[0]))
-    return {"model_version_status": [s for s in server.status(name) if s["version"] == str(served.version)]}
+    return JSONResponse({"model_version_status": [s for s in server.status(name)
+                                                  if s["version"] == str(served.version)]},
+                        headers={VERSION_HEADER: str(served.version)})
 
-  def metadata_of(name: str, version: Optional[str]):
+  @app.get("/v1/models/{name}/versions/{version}")
+  async def status_of_version(name: str, version: str):
+    return version_status(name, version, None)
+
+  @app.get("/v1/models/{name}/labels/{label}")
+  async def status_of_label(name: str, label: str):
+    return version_status(name, None, label)
+
+  def metadata_of(name: str, version: Optional[str], label: Optional[str] = None):
     try:
-      served = server.get(name, version_of(version))
+      served, _ = server.route(name, version_of(version), label)
     except LookupError as e:
       return error(404, str(e.args[0]))
     fn = served.model.serving_fn
     outputs = {k: {"dtype": spec.dtype.name, "tensor_shape": [d for d in spec.shape.as_list()]}
                for k, spec in fn.structured_outputs.items()}
-    return {"model_spec": {"name": name, "signature_name": "", "version": str(served.version)},
-            "metadata": {"signature_def": {"signature_def": {features.SERVING_SIGNATURE: {
-                "inputs": {features.SERVING_INPUT: {"dtype": "DT_STRING", "tensor_shape": [-1]}},
-                "outputs": outputs, "method_name": "tensorflow/serving/predict"}}},
-                "modelfab": served.model.metadata.to_json()}}
+    extra = {**served.model.metadata.to_json(), "labels": server.labels(name)}
+    return JSONResponse({"model_spec": {"name": name, "signature_name": "", "version": str(served.version)},
+                         "metadata": {"signature_def": {"signature_def": {features.SERVING_SIGNATURE: {
+                             "inputs": {features.SERVING_INPUT: {"dtype": "DT_STRING", "tensor_shape": [-1]}},
+                             "outputs": outputs, "method_name": "tensorflow/serving/predict"}}},
+                             "modelfab": extra}}, headers={VERSION_HEADER: str(served.version)})
 
   @app.get("/v1/models/{name}/metadata")
   async def metadata(name: str):
@@ -145,8 +186,19 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
   async def version_metadata(name: str, version: str):
     return metadata_of(name, version)
 
+  @app.get("/v1/models/{name}/labels/{label}/metadata")
+  async def label_metadata(name: str, label: str):
+    return metadata_of(name, None, label)
+
   @app.get(METRICS_PATH)
   async def prometheus():
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
   return app
+
+
+def image_key_of(metadata) -> Optional[str]:
+  """The feature that holds an image's encoded bytes, or None for a text model."""
+  if metadata.modality == "text":
+    return None
+  return metadata.serving_features[0] if metadata.serving_features else features.IMAGE_KEY

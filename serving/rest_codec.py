@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any, Dict, List
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from core import features
 from core.errors import BadRequest
 from inference.predict import serialized_examples
+from serving.limits import RequestLimits, parse_json
 
 
 def _b64(value: Any, where: str) -> bytes:
@@ -86,12 +86,9 @@ def jsonable(value: np.ndarray) -> Any:
   return value.tolist()
 
 
-def parse_body(raw: bytes) -> Dict[str, Any]:
-  """The request body as a JSON object; BadRequest otherwise."""
-  try:
-    body = json.loads(raw)
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise BadRequest(f"JSON Parse error: {e}") from e
+def parse_body(raw: bytes, limits: RequestLimits = RequestLimits()) -> Dict[str, Any]:
+  """The request body as a JSON object (no deeper than `limits` allow); BadRequest otherwise."""
+  body = parse_json(raw, limits)
   if not isinstance(body, dict):
     raise BadRequest("the request body must be a JSON object")
   return body

@@ -43,7 +43,19 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows():
     t.join(timeout=60)
   batcher.stop()
   assert results == {i: [2 * i, 2 * (i + 1000)] for i in range(requests)}
-  assert sum(sizes) == 2 * requests and len(sizes) <= 2  # the first call, then at most one batch of the others
+  # The first request runs alone in its own thread; the worker takes the one that came while it ran, then merges
+  # every other into one batch.
+  assert sum(sizes) == 2 * requests and len(sizes) <= 3 and max(sizes) >= 2 * (requests - 2)
+
+
+def test_a_lone_request_runs_in_the_callers_thread_without_waiting():
+  threads = []
+  batcher = Batcher(lambda examples: threads.append(threading.current_thread()) or _double(examples),
+                    max_batch_size=8, batch_timeout=5.0)
+  started = time.perf_counter()
+  assert batcher.submit([b"3"])["value"].tolist() == [6]
+  assert time.perf_counter() - started < 1.0 and threads == [threading.current_thread()]
+  batcher.stop()
 
 
 def test_a_bad_request_fails_alone_and_stop_keeps_answering():

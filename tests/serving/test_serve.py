@@ -125,7 +125,7 @@ def test_explain_is_off_unless_asked_for(two_runs, tmp_path):
   from serving import serve  # pylint: disable=g-import-not-at-top
 
   output, _ = two_runs
-  server, app, logger = serve.make_server(str(output))
+  server, app, logger, _ = serve.make_server(str(output))
   server.start()
   try:
     image = _images()[0][0].read_bytes()
