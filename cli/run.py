@@ -74,6 +74,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                        help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
   run.add_argument("--output", default=DEFAULT_OUTPUT,
                    help="pipeline root, ML Metadata store and serving dir go under it (default: %(default)s)")
+  run.add_argument("--push-label", metavar="LABEL",
+                   help="label the pushed version (e.g. canary: it takes no default traffic until `modelfab "
+                        "promote`; stable: it takes all of it)")
   run.add_argument("--wait", action="store_true",
                    help="when another run is using the output dir, wait for it instead of stopping at once")
 
@@ -108,6 +111,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
+      push_label=getattr(args, "push_label", None),
       tune_trials=args.tune_trials, tune_algorithm=args.tune_algorithm, tune_max_minutes=args.tune_max_minutes,
       hparams_uri=resolve_hparams_from(args.hparams_from, None if compiling else args.output),
       text_column=args.text_column, label_column=args.label_column,

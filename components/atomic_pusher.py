@@ -8,7 +8,9 @@ no permission) removes its temporary copy, names the cause, and leaves earlier v
 copies left by killed pushes are removed by the next push.
 
 `ModelPusher` is TFX's Pusher with one more optional input, the Quantizer's `tflite_model`: when that is blessed,
-model.tflite and its labels (and vocab) are pushed inside the same version directory, beside the SavedModel.
+model.tflite and its labels (and vocab) are pushed inside the same version directory, beside the SavedModel. With a
+`push_label` (custom_config), the new version gets that version label once it is in place
+(core/version_labels.label_new_push: "canary" keeps `stable` on the version that served before).
 """
 from __future__ import annotations
 
@@ -24,12 +26,14 @@ from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
+from tfx.utils import json_utils, proto_utils
 
 from components.quantizer import TFLiteModel
+from core import version_labels
 from core.errors import PushError
 
 TFLITE_MODEL_KEY = "tflite_model"
+PUSH_LABEL_KEY = "push_label"
 
 TEMP_PREFIX = ".push-"
 
@@ -126,6 +130,8 @@ class Executor(pusher_executor.Executor):
     proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     base = destination.filesystem.base_directory
     if destination.WhichOneof("destination") != "filesystem" or "://" in base:
+      if PUSH_LABEL_KEY in (exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or ""):
+        raise PushError(f"cannot label a push to {base}: version labels need a local serving folder")
       super().Do(input_dict, output_dict, exec_properties)  # remote stores have no atomic rename to rely on
       self._push_tflite_files_after(input_dict, output_dict)
       return
@@ -136,6 +142,10 @@ class Executor(pusher_executor.Executor):
       return
     version, path = push_atomically(self.GetModelPath(input_dict), base, tflite_files(input_dict))
     logging.info("Model pushed to %s.", path)
+    label = json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+    if label.get(PUSH_LABEL_KEY):
+      labels = version_labels.label_new_push(base, int(version), label[PUSH_LABEL_KEY])
+      logging.info("Version labels of %s: %s", base, labels.labels)
     self._MarkPushed(model_push, pushed_destination=path, pushed_version=version)
 
   def _push_tflite_files_after(self, input_dict, output_dict) -> None:
@@ -175,8 +185,9 @@ class ModelPusher(pusher_component.Pusher):
   EXECUTOR_SPEC = EXECUTOR_SPEC
 
   def __init__(self, model, model_blessing, infra_blessing, push_destination: pusher_pb2.PushDestination,
-               tflite_model=None):
+               tflite_model=None, push_label: Optional[str] = None):
+    custom_config = json_utils.dumps({PUSH_LABEL_KEY: push_label}) if push_label else None
     spec = ModelPusherSpec(model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
-                           tflite_model=tflite_model, push_destination=push_destination, custom_config=None,
+                           tflite_model=tflite_model, push_destination=push_destination, custom_config=custom_config,
                            pushed_model=channel.Channel(type=standard_artifacts.PushedModel))
     base_component.BaseComponent.__init__(self, spec=spec)  # pylint: disable=non-parent-init-called

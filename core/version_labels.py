@@ -185,3 +185,14 @@ def label_new_push(model_dir: str, version: int, label: str) -> VersionLabels:
       labels.labels[label] = version
     write_labels(model_dir, labels)
     return labels
+
+
+def list_versions(model_dir: str) -> List[Dict[str, object]]:
+  """Every pushed version with its labels and push time, newest first."""
+  labels = read_labels(model_dir)
+  rows = []
+  for version in model_files.version_dirs(model_dir):
+    pushed = os.path.getmtime(os.path.join(model_dir, str(version)))
+    rows.append({"version": version, "labels": sorted(k for k, v in labels.labels.items() if v == version),
+                 "pushed": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pushed))})
+  return rows

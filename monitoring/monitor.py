@@ -57,19 +57,24 @@ def _pushing_run(output: str, version_dir: str):
 
 
 def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[str] = None,
-            thresholds: Optional[Dict[str, float]] = None) -> Dict[str, object]:
-  """Runs the checks; returns a JSON-able result with `checks` and `alert`."""
+            thresholds: Optional[Dict[str, float]] = None, version: Optional[int] = None) -> Dict[str, object]:
+  """Runs the checks on the traffic of `version` (default: the version that answered most requests); returns a
+  JSON-able result with `checks` and `alert`."""
   import pandas as pd  # pylint: disable=g-import-not-at-top
 
   limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
   rows = request_log.read_request_logs(output, model, since)
-  if len(rows) < MIN_REQUESTS:
-    raise MonitorError(f"{OutputLayout(output).request_logs_dir(model)}: {len(rows)} logged request(s) since "
-                       f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since)) if since else 'the start'}; "
-                       f"need at least {MIN_REQUESTS} (serve with --log-requests)")
   versions = [int(r[request_log.PREFIX + "version"]) for r in rows]
-  version = max(set(versions), key=versions.count)
-  rows = [r for r, v in zip(rows, versions) if v == version]
+  if version is not None:
+    rows = [r for r, v in zip(rows, versions) if v == version]
+  if len(rows) < MIN_REQUESTS:
+    raise MonitorError(f"{OutputLayout(output).request_logs_dir(model)}: {len(rows)} logged request(s) "
+                       + (f"answered by version {version} " if version is not None else "")
+                       + f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since)) if since else 'the start'}"
+                       f"; need at least {MIN_REQUESTS} (serve with --log-requests)")
+  if version is None:
+    version = max(set(versions), key=versions.count)
+    rows = [r for r, v in zip(rows, versions) if v == version]
   version_dir = os.path.join(OutputLayout(output).serving_dir(model), str(version))
   loaded = model_loader.load_model(version_dir)
   key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else features.IMAGE_KEY
@@ -99,7 +104,7 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
 
   live = None
   if labels_csv:
-    live = _live_accuracy(labels_csv, rows)
+    live = live_accuracy(labels_csv, rows)
     eval_accuracy = run.metrics.get(names.ACCURACY)
     if live["labelled"] and eval_accuracy is not None:
       checks.append(drift.Check("live accuracy", "accuracy", "accuracy drop", eval_accuracy - live["accuracy"],
@@ -109,7 +114,7 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
           "alert": any(c.alert for c in checks)}
 
 
-def _live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
+def live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
   try:
     with open(labels_csv, newline="", encoding="utf-8-sig") as f:
       reader = csv.DictReader(f)

@@ -12,7 +12,7 @@ import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
-from core import features, names
+from core import features, names, version_labels
 from core.layout import OutputLayout
 from models import tasks  # imports no TensorFlow
 from pipelines import fingerprint
@@ -60,6 +60,9 @@ class PipelineConfig:
   # pushed only when its eval accuracy is within max_accuracy_drop of the float model's.
   quantize: str = "none"
   max_accuracy_drop: float = 0.01
+  # A version label for the pushed version (core/version_labels.py). "canary" pins `stable` to the version serving
+  # before, so the new version takes traffic only by label or canary share until `modelfab promote`.
+  push_label: Optional[str] = None
   # Hyperparameter search before the Trainer (TFX Tuner + KerasTuner, models/tuner.py), or the best hyperparameters
   # of an earlier search (a best_hyperparameters artifact folder) imported instead.
   tune: bool = False
@@ -118,6 +121,11 @@ class PipelineConfig:
     if self.hparams.get("precision") not in (None, *names.PRECISIONS):
       raise ValueError(f"--precision must be one of {', '.join(names.PRECISIONS)}, got "
                        f"{self.hparams['precision']!r}")
+    if self.push_label is not None and not version_labels.LABEL_PATTERN.match(self.push_label):
+      raise ValueError(f"--push-label {self.push_label!r}: lower-case letters, digits, '-' and '_', starting with a "
+                       "letter")
+    if self.push_label and "://" in self.output:
+      raise ValueError("--push-label needs a local output dir: version labels are a file beside the versions")
     if self.quantize not in names.QUANTIZE_MODES:
       raise ValueError(f"--quantize must be one of {', '.join(names.QUANTIZE_MODES)}, got {self.quantize!r}")
     if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:

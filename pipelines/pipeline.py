@@ -202,7 +202,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   pusher = atomic_pusher.ModelPusher(  # a version appears whole or not at all
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
-      tflite_model=quantizer.outputs["tflite_model"] if quantizer else None,
+      tflite_model=quantizer.outputs["tflite_model"] if quantizer else None, push_label=config.push_label,
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
   return tfx_pipeline.Pipeline(
