@@ -12,6 +12,7 @@ import sys
 from typing import Dict
 
 from cli import common
+from cli.serve import since_time
 from core import version_labels
 from core.errors import LabelError, PromoteRefused, UsageError
 from core.layout import OutputLayout
@@ -34,6 +35,7 @@ def register(sub, common_flags: argparse.ArgumentParser) -> None:
   common.add_output_flag(promote)
   promote.add_argument("--model", help="a model under <output>/serving (default: the only one)")
   promote.add_argument("--labels", metavar="CSV", help="true labels that arrived: a CSV with request_id,label")
+  promote.add_argument("--since", help="judge the canary's traffic since then: 2026-11-24T10:00 or 30m, 6h, 2d ago")
   promote.add_argument("--max-accuracy-drop", type=float, default=0.02,
                        help="how far the canary's live accuracy may fall below stable's (default: %(default)s)")
   promote.add_argument("--force", action="store_true", help="promote even when a check fails")
@@ -113,7 +115,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
   common.metadata_path(args.output)
   from monitoring import rollout  # pylint: disable=g-import-not-at-top
 
-  checks = rollout.promote_checks(args.output, args.model, args.labels, args.max_accuracy_drop)
+  checks = rollout.promote_checks(args.output, args.model, args.labels, args.max_accuracy_drop,
+                                  since_time(args.since))
   for check in checks:
     print(f"  {'ok' if check.passed else 'FAIL':<4} {check.name}: {check.detail}")
   failed = [c.name for c in checks if not c.passed]

@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
       limits))
 
 
-def _since(text: Optional[str]) -> float:
+def since_time(text: Optional[str]) -> float:
   """Unix seconds from an ISO time or a span ago (30m, 6h, 2d); 0 for None."""
   if not text:
     return 0.0
@@ -116,7 +116,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                      "choose one with --model")
   model = args.model or models[0]
   common.check_model_name(args.output, model, models)
-  since = _since(args.since)
+  since = since_time(args.since)
   if args.labels and not os.path.isfile(args.labels):
     raise UsageError(f"{args.labels}: no such labels file")
   common.metadata_path(args.output)

@@ -31,8 +31,9 @@ class RolloutCheck:
 
 
 def promote_checks(output: str, model: str, labels_csv: Optional[str] = None,
-                   max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP) -> List[RolloutCheck]:
-  """The checks on the canary of `model`; LabelError when there is no canary."""
+                   max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP, since: float = 0.0) -> List[RolloutCheck]:
+  """The checks on the canary of `model`, on traffic logged since `since` (Unix seconds); LabelError when there is
+  no canary."""
   model_dir = OutputLayout(output).serving_dir(model)
   labels = version_labels.read_labels(model_dir).labels
   if version_labels.CANARY not in labels:
@@ -40,9 +41,9 @@ def promote_checks(output: str, model: str, labels_csv: Optional[str] = None,
                      f"--model {model} canary=VERSION`)")
   canary, stable = labels[version_labels.CANARY], labels.get(version_labels.STABLE)
   checks = [_answers(os.path.join(model_dir, str(canary)), canary)]
-  checks.append(_no_drift(output, model, canary))
+  checks.append(_no_drift(output, model, canary, since))
   if labels_csv:
-    checks.append(_accuracy(output, model, labels_csv, canary, stable, max_accuracy_drop))
+    checks.append(_accuracy(output, model, labels_csv, canary, stable, max_accuracy_drop, since))
   return checks
 
 
@@ -67,10 +68,10 @@ def _tensor(examples):
   return tf.constant(examples, dtype=tf.string)
 
 
-def _no_drift(output: str, model: str, canary: int) -> RolloutCheck:
+def _no_drift(output: str, model: str, canary: int, since: float) -> RolloutCheck:
   name = "its logged traffic raises no monitor alert"
   try:
-    result = monitor_lib.monitor(output, model, version=canary)
+    result = monitor_lib.monitor(output, model, since, version=canary)
   except MonitorError as e:
     return RolloutCheck(name, False, str(e))
   alerts = [f"{c['kind']} {c['feature']} {c['value']:.3f} > {c['threshold']}" for c in result["checks"] if c["alert"]]
@@ -81,11 +82,11 @@ def _no_drift(output: str, model: str, canary: int) -> RolloutCheck:
 
 
 def _accuracy(output: str, model: str, labels_csv: str, canary: int, stable: Optional[int],
-              max_drop: float) -> RolloutCheck:
+              max_drop: float, since: float) -> RolloutCheck:
   name = f"live accuracy within {max_drop:.1%} of stable's"
   if stable is None:
     return RolloutCheck(name, False, "no stable version to compare with")
-  rows = request_log.read_request_logs(output, model)
+  rows = request_log.read_request_logs(output, model, since)
   by_version = {}
   try:
     for version in (stable, canary):

@@ -20,10 +20,10 @@ from inference import predict
 MODEL = "digits-cnn"
 
 
-def _request(port, method, path, body=None, headers=None):
+def _request(port, method, path, body=None, headers=None, extra_headers=None):
   connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
   data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-  connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+  connection.request(method, path, body=data, headers={"Content-Type": "application/json", **(extra_headers or {})})
   response = connection.getresponse()
   raw = response.read()
   if headers is not None:
