@@ -66,6 +66,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
   models = common.pushed_models(args.output)
   for name in args.model:
     common.check_model_name(args.output, name, models)
+  if not 0.0 <= args.canary_percent <= 100.0:
+    raise UsageError(f"--canary-percent must be between 0 and 100, got {args.canary_percent:g}")
+  if args.max_body_mb <= 0 or min(args.max_examples, args.max_json_depth, args.max_image_pixels) < 1:
+    raise UsageError("--max-body-mb must be above 0; --max-examples, --max-json-depth and --max-image-pixels at "
+                     "least 1")
   ports = [args.port] + ([args.grpc_port] if args.grpc_port is not None else [])
   if len(set(ports)) < len(ports):
     raise UsageError(f"--port and --grpc-port must differ, both are {args.port}")
@@ -78,11 +83,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         probe.bind((args.host, port))
       except OSError as e:
         raise UsageError(f"cannot listen on {args.host}:{port}: {e.strerror or e}") from e
-  if not 0.0 <= args.canary_percent <= 100.0:
-    raise UsageError(f"--canary-percent must be between 0 and 100, got {args.canary_percent:g}")
-  if args.max_body_mb <= 0 or min(args.max_examples, args.max_json_depth, args.max_image_pixels) < 1:
-    raise UsageError("--max-body-mb must be above 0; --max-examples, --max-json-depth and --max-image-pixels at "
-                     "least 1")
   if not 0.0 <= args.log_requests <= 1.0:
     raise UsageError(f"--log-requests must be between 0 and 1, got {args.log_requests}")
   if args.max_batch_size < 1 or args.batch_timeout_ms < 0 or args.poll_seconds <= 0:

@@ -227,8 +227,7 @@ class ModelServer:
     if self.canary_percent <= 0:
       return False
     if routing_key:
-      bucket = int.from_bytes(hashlib.sha256(routing_key.encode("utf-8")).digest()[:8], "big") % 10_000
-      return bucket < self.canary_percent * 100
+      return routing_bucket(routing_key) < self.canary_percent * 100
     return random.random() * 100 < self.canary_percent
 
   def labels(self, name: str) -> Dict[str, int]:
@@ -248,6 +247,11 @@ class ModelServer:
     entries += [{"version": str(v), "state": "END", "status": {"error_code": "UNKNOWN", "error_message": reason}}
                 for v, reason in failed.items()]
     return sorted(entries, key=lambda e: -int(e["version"]))
+
+
+def routing_bucket(routing_key: str) -> int:
+  """The key's place in 0..9999: keys below `canary_percent * 100` go to the canary."""
+  return int.from_bytes(hashlib.sha256(routing_key.encode("utf-8")).digest()[:8], "big") % 10_000
 
 
 def _as_tensor(examples: List[bytes]):
