@@ -64,6 +64,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   settings.add_argument("--hparams-from", metavar="RUN",
                         help="train with the best hyperparameters an earlier run's Tuner found (a run id or prefix "
                              "in --output's store, or a best_hyperparameters folder), without tuning again")
+  settings.add_argument("--model-card-notes", metavar="FILE",
+                        help="a JSON file of users, use_cases, limitations, tradeoffs and ethical_considerations for "
+                             "the model card pushed with every version")
   settings.add_argument("--model-name", help="name of the serving directory: <output>/serving/<model-name>/<version>")
   settings.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="extra Beam pipeline argument, repeatable (e.g. --beam-arg=--runner=DataflowRunner)")
@@ -111,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
-      push_label=getattr(args, "push_label", None),
+      push_label=getattr(args, "push_label", None), model_card_notes=args.model_card_notes,
       tune_trials=args.tune_trials, tune_algorithm=args.tune_algorithm, tune_max_minutes=args.tune_max_minutes,
       hparams_uri=resolve_hparams_from(args.hparams_from, None if compiling else args.output),
       text_column=args.text_column, label_column=args.label_column,

@@ -98,3 +98,13 @@ def load_tflite(path: str) -> LoadedModel:
     with open(labels_path, encoding="utf-8") as f:
       metadata.labels = [line.rstrip("\n") for line in f if line.strip()]
   return LoadedModel(path, metadata, runner)
+
+
+def signature_names(saved_model_dir: str) -> "list[str]":
+  """The signature names of a SavedModel, read from saved_model.pb without loading the graph."""
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(saved_model_dir, SAVED_MODEL_FILE), "rb") as f:
+    proto.ParseFromString(f.read())
+  return sorted({name for graph in proto.meta_graphs for name in graph.signature_def})

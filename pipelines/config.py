@@ -63,6 +63,9 @@ class PipelineConfig:
   # A version label for the pushed version (core/version_labels.py). "canary" pins `stable` to the version serving
   # before, so the new version takes traffic only by label or canary share until `modelfab promote`.
   push_label: Optional[str] = None
+  # A JSON file of the user's considerations (users, use cases, limitations, tradeoffs, ethical considerations) for
+  # the model card pushed with every version (reports/model_card.py).
+  model_card_notes: Optional[str] = None
   # Hyperparameter search before the Trainer (TFX Tuner + KerasTuner, models/tuner.py), or the best hyperparameters
   # of an earlier search (a best_hyperparameters artifact folder) imported instead.
   tune: bool = False
@@ -105,13 +108,23 @@ class PipelineConfig:
     if hparams.get("bert_checkpoint"):
       hparams["bert_checkpoint"] = absolute(hparams["bert_checkpoint"])
     return dataclasses.replace(self, data=absolute(self.data), output=absolute(self.output),
-                               schema=absolute(self.schema), hparams=hparams, hparams_uri=absolute(self.hparams_uri))
+                               schema=absolute(self.schema), hparams=hparams, hparams_uri=absolute(self.hparams_uri),
+                               model_card_notes=absolute(self.model_card_notes))
 
   def module_custom_config(self) -> Dict[str, Any]:
     """What Transform and Trainer module code receive as `custom_config`."""
     strategy = "multi_worker" if self.trainer_workers > 1 else self.strategy
     return {"task": self.task, "hparams": dict(self.hparams), "strategy": strategy,
             "tpu_address": self.tpu_address, "code_fingerprint": fingerprint.code_fingerprint()}
+
+  def model_card_settings(self) -> Dict[str, Any]:
+    """What the Pusher needs for the model card: names, the blessing threshold, the user's notes (DataError naming
+    the notes file and field when it cannot be used)."""
+    from reports import model_card  # pylint: disable=g-import-not-at-top
+
+    notes = model_card.read_notes(self.model_card_notes) if self.model_card_notes else None
+    return {"pipeline": self.pipeline_name, "model_name": self.model_name, "min_accuracy": self.min_accuracy,
+            "notes": notes}
 
   def check_settings(self) -> None:
     """Raises ValueError naming the flag of the first setting out of its bounds (SETTING_BOUNDS)."""
@@ -126,6 +139,8 @@ class PipelineConfig:
                        "letter")
     if self.push_label and "://" in self.output:
       raise ValueError("--push-label needs a local output dir: version labels are a file beside the versions")
+    if self.model_card_notes:
+      self.model_card_settings()  # reads and checks the notes file
     if self.quantize not in names.QUANTIZE_MODES:
       raise ValueError(f"--quantize must be one of {', '.join(names.QUANTIZE_MODES)}, got {self.quantize!r}")
     if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:

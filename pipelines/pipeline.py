@@ -203,6 +203,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
       tflite_model=quantizer.outputs["tflite_model"] if quantizer else None, push_label=config.push_label,
+      model_evaluation=evaluator.outputs["evaluation"], statistics=statistics_gen.outputs["statistics"],
+      model_card=config.model_card_settings(),
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
   return tfx_pipeline.Pipeline(

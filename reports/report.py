@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import html
 import os
+import pathlib
 from typing import List, Optional
 
 from core import names
 from core.layout import OutputLayout
 from inference import eval_metrics, run_summary
 from reports import figures as figures_lib
-from reports import report_data
+from reports import model_card, report_data
 from reports.figures import Figure
 
 
@@ -50,6 +51,9 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
     sections.append(_tuning_section(run))
   if run.compression:
     sections.append(_compression_section(run, figures))
+  card = model_card.read_model_card(run.pushed_to) if run.pushed_to else None
+  if card:
+    sections.append(_model_card_section(card, run.pushed_to))
   sections.append(_lineage_section(run, metadata_path))
 
   for figure in figures:
@@ -189,6 +193,24 @@ def _compression_section(run: run_summary.RunSummary, figures: List[Figure]) -> 
     parts.append("<h3>Confusion matrix of the .tflite model</h3>" +
                  _figure_html(figure, element_id="compressed-confusion-matrix"))
   return _section("Compression", "".join(parts), "compression")
+
+
+def _model_card_section(card, pushed_to: str) -> str:
+  """The pushed version's model card: overview, data, considerations, and a link to its page."""
+  details = card["model_details"]
+  considerations = "".join(
+      f"<li><b>{html.escape(key.replace('_', ' '))}</b>: " + html.escape("; ".join(
+          f"{i['name']} ({i.get('mitigation_strategy', '')})" if "name" in i else i.get("description", "")
+          for i in items)) + "</li>" for key, items in card.get("considerations", {}).items())
+  data = "".join(f"<li>{html.escape(d['name'])}: {html.escape(d.get('description', ''))}</li>"
+                 for d in card.get("model_parameters", {}).get("data", []))
+  link = pathlib.Path(os.path.join(pushed_to, model_card.HTML_FILE)).as_uri()
+  body = (f"<p id='model-card-overview'>{html.escape(details.get('overview', ''))}</p>"
+          f"<ul>{data}</ul><ul id='model-card-considerations'>{considerations}</ul>"
+          f"<p>The full card: <a href='{html.escape(link)}'>{model_card.HTML_FILE}</a> and "
+          f"{model_card.JSON_FILE} (Model Card Toolkit schema {html.escape(card.get('schema_version', ''))}) in the "
+          "pushed version.</p>")
+  return _section("Model card", body, "model-card")
 
 
 def _lineage_section(run: run_summary.RunSummary, metadata_path: str) -> str:

@@ -13,6 +13,7 @@ answered in `X-Modelfab-Model-Version`.
 - `POST /v1/models/<name>[/versions/<v>]:explain` (with `modelfab serve --explain`): classify's body (image
   models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
   (serving/explanations.py).
+- `GET /v1/models/<name>[/versions/<v>]/model_card[?format=json]`: the version's model card (HTML, or its JSON).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.
 Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model, version or label, 413 for a body over
 the size limit, 429 when too many explanations wait. Requests over a limit (serving/limits.py) are refused before
@@ -20,16 +21,18 @@ the work they would cause.
 """
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Optional
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core import features
 from core.errors import BadRequest
+from reports import model_card as model_card_lib
 from serving import limits as limits_lib
 from serving import rest_codec
 from serving.explanations import Busy, ExplainService
@@ -38,6 +41,7 @@ from serving.model_server import ModelServer
 
 APIS = ("predict", "classify", "explain")
 VERSION_HEADER = "X-Modelfab-Model-Version"
+MODEL_CARD_JSON, MODEL_CARD_HTML = model_card_lib.JSON_FILE, model_card_lib.HTML_FILE
 ROUTING_KEY_HEADER = "X-Modelfab-Routing-Key"
 
 
@@ -172,6 +176,8 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
     outputs = {k: {"dtype": spec.dtype.name, "tensor_shape": [d for d in spec.shape.as_list()]}
                for k, spec in fn.structured_outputs.items()}
     extra = {**served.model.metadata.to_json(), "labels": server.labels(name)}
+    if os.path.isfile(os.path.join(served.model.path, MODEL_CARD_JSON)):
+      extra["model_card"] = f"/v1/models/{name}/versions/{served.version}/model_card"
     return JSONResponse({"model_spec": {"name": name, "signature_name": "", "version": str(served.version)},
                          "metadata": {"signature_def": {"signature_def": {features.SERVING_SIGNATURE: {
                              "inputs": {features.SERVING_INPUT: {"dtype": "DT_STRING", "tensor_shape": [-1]}},
@@ -189,6 +195,31 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
   @app.get("/v1/models/{name}/labels/{label}/metadata")
   async def label_metadata(name: str, label: str):
     return metadata_of(name, None, label)
+
+  def model_card_of(name: str, version: Optional[str], label: Optional[str], request: Request):
+    """The pushed version's model card: its HTML page, or `?format=json` for model_card.json."""
+    try:
+      served, _ = server.route(name, version_of(version), label)
+    except LookupError as e:
+      return error(404, str(e.args[0]))
+    as_json = request.query_params.get("format") == "json"
+    path = os.path.join(served.model.path, MODEL_CARD_JSON if as_json else MODEL_CARD_HTML)
+    if not os.path.isfile(path):
+      return error(404, f"version {served.version} of {name} has no model card (pushed before model cards existed)")
+    return FileResponse(path, media_type="application/json" if as_json else "text/html",
+                        headers={VERSION_HEADER: str(served.version)})
+
+  @app.get("/v1/models/{name}/model_card")
+  async def model_card(name: str, request: Request):
+    return model_card_of(name, None, None, request)
+
+  @app.get("/v1/models/{name}/versions/{version}/model_card")
+  async def version_model_card(name: str, version: str, request: Request):
+    return model_card_of(name, version, None, request)
+
+  @app.get("/v1/models/{name}/labels/{label}/model_card")
+  async def label_model_card(name: str, label: str, request: Request):
+    return model_card_of(name, None, label, request)
 
   @app.get(METRICS_PATH)
   async def prometheus():

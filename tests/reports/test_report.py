@@ -1,5 +1,6 @@
 """`modelfab report`: the HTML page and PNG figures of a run, rendered in headless Chromium."""
 
+import pathlib
 import re
 import shutil
 import subprocess
@@ -85,6 +86,25 @@ def test_report_of_blessed_run_has_figures_metrics_and_lineage(two_runs, tmp_pat
   assert "id='compression-verdict'" in page and f"on {report['label_agreement']:.1%} of" in page
   with Image.open(report_dir / "compressed_confusion_matrix.png") as image:
     assert image.width > 200
+  assert "<section id='model-card'>" in page
+  assert "image_cnn classifier of 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in page
+
+
+def test_the_pushed_version_holds_a_model_card_valid_against_the_schema(two_runs):
+  from reports import model_card  # pylint: disable=g-import-not-at-top
+
+  output, run_ids = two_runs
+  summary = run_summary.find_run(str(output / "metadata.sqlite"), run_ids[0])
+  card = model_card.read_model_card(summary.pushed_to)
+  assert card is not None and model_card.schema_errors(card) == []
+  assert card["model_details"]["version"]["name"] == summary.pushed_version
+  assert f"run {summary.run_id}" in card["model_details"]["documentation"]
+  metrics = {(m["type"], m["slice"]): float(m["value"]) for m in card["quantitative_analysis"]["performance_metrics"]}
+  assert metrics[("sparse_categorical_accuracy", "overall")] == pytest.approx(
+      summary.metrics["sparse_categorical_accuracy"], abs=1e-4)
+  assert {s for t, s in metrics if t == "recall"} == {f"class={d}" for d in range(10)}
+  assert {d["name"] for d in card["model_parameters"]["data"]} == {"train split", "eval split"}
+  assert (pathlib.Path(summary.pushed_to) / "model_card.html").is_file()
 
 
 def test_report_of_rejected_run_shows_failed_check_and_baseline(two_runs, tmp_path, capsys):
@@ -131,6 +151,10 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
   with Image.open(screenshot) as image:
     pixels = np.asarray(image.convert("L"))
   assert pixels.shape == (3000, 1200) and (pixels < 100).mean() > 0.005  # text and figures drawn, not a blank page
+  card_dom = _chromium("--dump-dom", (pathlib.Path(summary.pushed_to) / "model_card.html").as_uri()).stdout
+  assert f"version {summary.pushed_version}</h1>" in card_dom
+  card_rows = re.search(r'<table id="per-class-metrics">(.*?)</table>', card_dom, re.S).group(1)
+  assert card_rows.count("<tr>") == 11  # header + 10 digits
 
 
 def test_read_anomalies_names_the_feature_per_split(tmp_path):

@@ -66,6 +66,13 @@ def test_status_and_metadata(server):
   signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
   assert status == 200 and set(signature["outputs"]) == {"probabilities", "label", "score"}
   assert body["metadata"]["modelfab"]["serving_features"] == ["image"]
+  card_path = body["metadata"]["modelfab"]["model_card"]
+  assert card_path == f"/v1/models/{MODEL}/versions/{version}/model_card"
+  headers = {}
+  status, page = _request(port, "GET", card_path, headers=headers)
+  assert status == 200 and f"version {version}</h1>" in page and headers["content-type"].startswith("text/html")
+  status, card = _request(port, "GET", f"/v1/models/{MODEL}/model_card?format=json")
+  assert status == 200 and card["model_details"]["version"]["name"] == version
 
 
 def test_classify_and_predict_give_the_labels_of_modelfab_predict(server):
