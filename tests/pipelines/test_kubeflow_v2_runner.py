@@ -55,7 +55,7 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["Evaluator"] == {"ImageExampleGen", "Trainer", "baseline_resolver-model-resolver"}
   assert depends["ServingCheck"] == {"ImageExampleGen", "Trainer"}
   assert depends["Quantizer"] == {"ImageExampleGen", "Trainer"}
-  assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck", "Quantizer"}
+  assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck", "Quantizer", "StatisticsGen"}  # + model card
 
   spec = yaml.safe_load(output.read_text())
   executors = spec["deploymentSpec"]["executors"]

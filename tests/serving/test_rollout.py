@@ -23,7 +23,7 @@ from core import version_labels
 from inference import predict
 from serving.model_server import routing_bucket
 from serving.rest_api import VERSION_HEADER
-from test_serve import _request
+from test_serve import _counter, _request
 
 MODEL = "digits-cnn"
 
@@ -73,6 +73,9 @@ def test_the_canary_answers_its_share_and_one_key_stays_on_one_side(rollout):
     assert status == 200
     versions[int(headers[VERSION_HEADER.lower()])] += 1
   assert set(versions) == {stable, canary} and 0.12 <= versions[canary] / 500 <= 0.28, versions
+  counted = {label: _counter(port, "modelfab_requests_total", model=MODEL, label=label, version=str(version),
+                             api="classify", status="200") for label, version in (("canary", canary), ("stable", stable))}
+  assert counted == {"canary": versions[canary], "stable": versions[stable]}  # Prometheus: by version and label
   sides = collections.Counter()
   for user in range(40):
     answered = {int(_classify(port, image, key=f"user-{user}")[2][VERSION_HEADER.lower()]) for _ in range(5)}
