@@ -44,7 +44,7 @@ def summary_lines(summary, seconds: float) -> List[str]:
     lines.append(compression_line(summary.compression))
   if summary.serving_check_failure:
     lines.append(f"serving check: FAILED ({summary.serving_check_failure}); model not pushed")
-  lines.append(f"pushed to: {summary.pushed_to}" if summary.pushed_to else "pushed: no")
+  lines.append(f"pushed to: {summary.pushed_to}{_labels_of(summary.pushed_to)}" if summary.pushed_to else "pushed: no")
   return lines
 
 
@@ -88,3 +88,18 @@ def format_monitor_result(result: Dict[str, Any]) -> str:
                  + (f"; {unknown} label(s) for unknown request ids" if unknown else ""))
   lines.append("ALERT: a threshold was crossed" if result["alert"] else "no threshold crossed")
   return "\n".join(lines)
+
+
+def _labels_of(version_dir: str) -> str:
+  """" (labels: canary)" when the pushed version carries version labels (core/version_labels.py), else ""."""
+  import os  # pylint: disable=g-import-not-at-top
+
+  from core import version_labels  # pylint: disable=g-import-not-at-top
+  from core.errors import LabelError  # pylint: disable=g-import-not-at-top
+
+  try:
+    labels = version_labels.read_labels(os.path.dirname(version_dir.rstrip("/"))).labels
+  except LabelError:
+    return ""
+  names = sorted(k for k, v in labels.items() if str(v) == os.path.basename(version_dir.rstrip("/")))
+  return f" (labels: {', '.join(names)})" if names else ""

@@ -26,6 +26,17 @@ def test_the_run_summary_names_components_metrics_blessing_and_the_push():
   assert "serving check: FAILED (NaN); model not pushed" in refused and refused[-1] == "pushed: no"
 
 
+def test_the_run_summary_names_the_pushed_versions_labels(tmp_path):
+  from core import version_labels  # pylint: disable=g-import-not-at-top
+
+  for version in (100, 200):
+    (tmp_path / str(version)).mkdir()
+    (tmp_path / str(version) / "saved_model.pb").write_bytes(b"")
+  version_labels.label_new_push(str(tmp_path), 200, "canary")
+  lines = formatting.summary_lines(_summary(pushed_to=str(tmp_path / "200")), 1)
+  assert lines[-1] == f"pushed to: {tmp_path / '200'} (labels: canary)"
+
+
 def test_the_runs_table_says_what_executed():
   cached = _summary(run_id="r2", components={"ImageExampleGen": "cached", "Trainer": "cached"})
   killed = _summary(run_id="r3", components={"ImageExampleGen": "ran", "Trainer": "interrupted"}, metrics={},
