@@ -87,6 +87,7 @@ class ModelServer:
     self._label_problems: Dict[str, str] = {}  # the last problem logged per model (each is logged once)
     self._lock = threading.Lock()
     self._stopped = threading.Event()
+    self._polled = threading.Event()  # the first poll (loading what was there at start) is done
     self._watcher: Optional[threading.Thread] = None
 
   def names(self) -> List[str]:
@@ -99,9 +100,30 @@ class ModelServer:
 
   def start(self) -> None:
     """Loads what is there now (blocking), then keeps watching in the background."""
-    self.poll()
+    try:
+      self.poll()
+    finally:
+      self._polled.set()
     self._watcher = threading.Thread(target=self._watch, name="modelfab-version-watcher", daemon=True)
     self._watcher.start()
+
+  def readiness(self) -> Tuple[bool, Dict[str, object]]:
+    """(ready, detail): ready once the first poll is done and every model has a version AVAILABLE (what a
+    Kubernetes readiness probe should wait for); detail: model -> available versions, or why it is not ready."""
+    if not self._polled.is_set():
+      return False, {"loading": "the models present at start are still loading"}
+    if self._stopped.is_set():
+      return False, {"stopping": "the server is shutting down"}
+    detail, ready = {}, True
+    names = self.names()
+    if not names:
+      return False, {"models": f"no model under {self.root}"}
+    with self._lock:
+      for name in names:
+        versions = sorted(self._versions.get(name, {}), reverse=True)
+        detail[name] = versions or "no version AVAILABLE"
+        ready = ready and bool(versions)
+    return ready, detail
 
   def stop(self) -> None:
     self._stopped.set()

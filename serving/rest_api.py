@@ -15,6 +15,8 @@ answered in `X-Modelfab-Model-Version`.
   (serving/explanations.py).
 - `GET /v1/models/<name>[/versions/<v>]/model_card[?format=json]`: the version's model card (HTML, or its JSON).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.
+- `GET /healthz` (liveness: 200 while the process answers), `GET /readyz` (readiness: 200 once every model has a
+  version AVAILABLE, 503 while the models load or the server shuts down).
 Errors are `{"error": "..."}`: 400 for bad input, 404 for an unknown model, version or label, 413 for a body over
 the size limit, 429 when too many explanations wait. Requests over a limit (serving/limits.py) are refused before
 the work they would cause.
@@ -43,6 +45,7 @@ APIS = ("predict", "classify", "explain")
 VERSION_HEADER = "X-Modelfab-Model-Version"
 MODEL_CARD_JSON, MODEL_CARD_HTML = model_card_lib.JSON_FILE, model_card_lib.HTML_FILE
 ROUTING_KEY_HEADER = "X-Modelfab-Routing-Key"
+HEALTH_PATH, READY_PATH = "/healthz", "/readyz"  # Kubernetes liveness and readiness probes
 
 
 def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None,
@@ -220,6 +223,17 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
   @app.get("/v1/models/{name}/labels/{label}/model_card")
   async def label_model_card(name: str, label: str, request: Request):
     return model_card_of(name, None, label, request)
+
+  @app.get(HEALTH_PATH)
+  async def healthz():
+    """Liveness: the process answers."""
+    return {"status": "alive"}
+
+  @app.get(READY_PATH)
+  async def readyz():
+    """Readiness: 200 once every model has an AVAILABLE version, 503 while loading or shutting down."""
+    ready, detail = server.readiness()
+    return JSONResponse({"ready": ready, "models": detail}, status_code=200 if ready else 503)
 
   @app.get(METRICS_PATH)
   async def prometheus():

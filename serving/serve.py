@@ -3,6 +3,7 @@ gRPC port, its gRPC API (serving/grpc_api.py), both over the same loaded models,
 from __future__ import annotations
 
 import dataclasses
+import signal
 from typing import List, Optional
 
 from core.layout import OutputLayout
@@ -28,6 +29,7 @@ class ServeSettings:
   explain: bool = False
   canary_percent: float = 0.0
   limits: RequestLimits = dataclasses.field(default_factory=RequestLimits)
+  grace_seconds: int = 20  # on SIGTERM, how long requests in flight may take (below Kubernetes' default 30 s)
 
 
 def make_server(output: str, settings: ServeSettings = ServeSettings()):
@@ -44,18 +46,29 @@ def make_server(output: str, settings: ServeSettings = ServeSettings()):
 
 
 def serve(output: str, settings: ServeSettings) -> int:
-  """Loads the models, then serves until interrupted; returns an exit status."""
+  """Serves until SIGINT or SIGTERM; returns an exit status.
+
+  The ports open at once and the models load in the background: /healthz answers from the start, /readyz only once
+  every model has a version AVAILABLE. On SIGTERM (Kubernetes' stop signal) the server stops accepting
+  connections, finishes the requests in flight (for up to `settings.grace_seconds`), then exits 0.
+  """
+  import threading  # pylint: disable=g-import-not-at-top
+
   import uvicorn  # pylint: disable=g-import-not-at-top
 
   server, app, logger, metrics = make_server(output, settings)
-  server.start()
-  names = server.names()
-  loaded = {n: [s["version"] for s in server.status(n) if s["state"] == "AVAILABLE"] for n in names
-            if _has_status(server, n)}
-  for name in names:
-    labels = ", ".join(f"{label}={version}" for label, version in sorted(server.labels(name).items()))
-    print(f"[modelfab] {name}: serving version(s) {', '.join(loaded.get(name, [])) or 'none yet'}"
-          + (f" (labels {labels})" if labels else ""), flush=True)
+
+  def load_then_announce():
+    server.start()
+    for name in server.names():
+      versions = [s["version"] for s in server.status(name) if s["state"] == "AVAILABLE"] \
+          if _has_status(server, name) else []
+      labels = ", ".join(f"{label}={version}" for label, version in sorted(server.labels(name).items()))
+      print(f"[modelfab] {name}: serving version(s) {', '.join(versions) or 'none yet'}"
+            + (f" (labels {labels})" if labels else ""), flush=True)
+    print("[modelfab] ready (/readyz)", flush=True)
+
+  threading.Thread(target=load_then_announce, name="modelfab-first-load", daemon=True).start()
   if settings.canary_percent:
     print(f"[modelfab] {settings.canary_percent:g}% of unversioned requests go to the canary label", flush=True)
   if settings.log_requests:
@@ -68,15 +81,32 @@ def serve(output: str, settings: ServeSettings) -> int:
     grpc_server = grpc_api.start(server, metrics, settings.limits, settings.host, settings.grpc_port, logger)
     print(f"[modelfab] TF Serving gRPC API at {settings.host}:{settings.grpc_port}", flush=True)
   print(f"[modelfab] TF Serving REST API at http://{settings.host}:{settings.port}/v1/models/<name> "
-        f"(metrics at /monitoring/prometheus/metrics); Ctrl+C stops", flush=True)
+        f"(metrics at /monitoring/prometheus/metrics, probes at /healthz and /readyz); Ctrl+C stops", flush=True)
+  # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was there
+  # before; these handlers turn it into an exception, so the cleanup below runs and the exit status is 0.
+  previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
   try:
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=settings.grace_seconds)
+  except _Stopped:
+    pass
   finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
     if grpc_server is not None:
-      grpc_server.stop(grace=5).wait()
+      grpc_server.stop(grace=settings.grace_seconds).wait()
     server.stop()
     logger.close()
+  print("[modelfab] stopped", flush=True)
   return 0
+
+
+class _Stopped(Exception):
+  """SIGINT or SIGTERM, after uvicorn's graceful shutdown."""
+
+
+def _raise_stopped(signum, frame):  # pylint: disable=unused-argument
+  raise _Stopped()
 
 
 def _has_status(server: ModelServer, name: str) -> bool:

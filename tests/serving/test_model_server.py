@@ -102,3 +102,17 @@ def test_a_damaged_file_or_a_broken_version_keeps_the_last_good_labels(root, cap
 def test_a_canary_percent_outside_0_to_100_is_refused(root):
   with pytest.raises(ValueError, match="between 0 and 100"):
     ModelServer(str(root), canary_percent=120)
+
+
+def test_readiness_waits_for_the_first_load_and_ends_at_stop(root):
+  server = ModelServer(str(root))
+  assert server.readiness() == (False, {"loading": "the models present at start are still loading"})
+  server.start()
+  assert server.readiness() == (True, {MODEL: [300]})
+  server.stop()
+  assert server.readiness()[0] is False and "stopping" in server.readiness()[1]
+  (root / "empty").mkdir()
+  server = ModelServer(str(root), model_names=[MODEL, "empty"])
+  server.start()
+  assert server.readiness() == (False, {MODEL: [300], "empty": "no version AVAILABLE"})
+  server.stop()

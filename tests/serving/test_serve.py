@@ -216,3 +216,40 @@ def test_an_unwritable_log_folder_never_fails_a_request(tmp_path):
   logger.log(MODEL, 1, "id", example, {"label": np.array([b"3"]), "score": np.array([0.9])})
   logger.close()
   assert errors == ["write"]
+
+
+def test_sigterm_finishes_requests_in_flight_then_exits_within_the_grace_period(two_runs, tmp_path, free_port,
+                                                                              wait_for):
+  """What Kubernetes does to a pod: probes while it loads and serves, then SIGTERM with requests in flight."""
+  import signal  # pylint: disable=g-import-not-at-top
+
+  output, _ = two_runs
+  shutil.copytree(output / "serving", tmp_path / "serving")
+  port = free_port()
+  process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", str(tmp_path), "--port",
+                              str(port), "--explain"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+  try:
+    wait_for(lambda: _request(port, "GET", "/healthz")[0] == 200, 120, "liveness", process)
+    wait_for(lambda: _request(port, "GET", "/readyz")[0] == 200, 120, "readiness", process)
+    _, ready = _request(port, "GET", "/readyz")
+    assert ready["ready"] and ready["models"][MODEL] == [int(os.listdir(tmp_path / "serving" / MODEL)[0])]
+    body = {"examples": [{"image": _b64(p.read_bytes())} for p, _ in _images()[:8]], "steps": 64}
+    answers = []
+    slow = [threading.Thread(target=lambda: answers.append(_request(port, "POST", f"/v1/models/{MODEL}:explain",
+                                                                    body)[0])) for _ in range(3)]
+    for t in slow:
+      t.start()
+    time.sleep(1.0)  # the explanations are running (one at a time, the others waiting)
+    stopped_at = time.time()
+    process.send_signal(signal.SIGTERM)
+    for t in slow:
+      t.join(timeout=60)
+    assert answers == [200, 200, 200]  # every request in flight was finished
+    assert process.wait(timeout=30) == 0 and time.time() - stopped_at < 20
+    with pytest.raises(OSError):
+      _request(port, "GET", "/healthz")  # no longer listening
+    assert "[modelfab] stopped" in process.stdout.read()
+  finally:
+    if process.poll() is None:
+      process.kill()
