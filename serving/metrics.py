@@ -1,9 +1,10 @@
-"""The server's Prometheus metrics, in a registry of their own (served at METRICS_PATH)."""
+"""The server's Prometheus metrics, in a registry of their own (served at METRICS_PATH), and its probe paths."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
+HEALTH_PATH, READY_PATH = "/healthz", "/readyz"  # Kubernetes liveness and readiness probes
 
 
 class Metrics:

@@ -38,14 +38,13 @@ from reports import model_card as model_card_lib
 from serving import limits as limits_lib
 from serving import rest_codec
 from serving.explanations import Busy, ExplainService
-from serving.metrics import METRICS_PATH, Metrics
+from serving.metrics import HEALTH_PATH, METRICS_PATH, READY_PATH, Metrics
 from serving.model_server import ModelServer
 
 APIS = ("predict", "classify", "explain")
 VERSION_HEADER = "X-Modelfab-Model-Version"
 MODEL_CARD_JSON, MODEL_CARD_HTML = model_card_lib.JSON_FILE, model_card_lib.HTML_FILE
 ROUTING_KEY_HEADER = "X-Modelfab-Routing-Key"
-HEALTH_PATH, READY_PATH = "/healthz", "/readyz"  # Kubernetes liveness and readiness probes
 
 
 def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_logger=None,

@@ -130,7 +130,7 @@ def test_dockerfile_pins_tfx_installs_the_lock_and_every_package():
   dockerfile = (config.REPO_ROOT / "Dockerfile").read_text()
   pyproject = (config.REPO_ROOT / "pyproject.toml").read_text()
   tfx_version = pyproject.split('"tfx[kfp]==', 1)[1].split('"', 1)[0]
-  assert f"FROM gcr.io/tfx-oss-public/tfx:{tfx_version}\n" in dockerfile
+  assert f"FROM gcr.io/tfx-oss-public/tfx:{tfx_version} AS pipeline\n" in dockerfile
   assert "COPY requirements.lock" in dockerfile and "-r requirements.lock" in dockerfile
   packages = re.search(r"include = \[(.*?)\]", pyproject).group(1)
   for package in [p.strip().strip('"*') for p in packages.split(",")] + ["data"]:  # every package, the embedded data
