@@ -253,3 +253,53 @@ def test_sigterm_finishes_requests_in_flight_then_exits_within_the_grace_period(
   finally:
     if process.poll() is None:
       process.kill()
+
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+def _prometheus_query(port, query):
+  import urllib.parse  # pylint: disable=g-import-not-at-top
+
+  status, answer = _request(port, "GET", "/api/v1/query?" + urllib.parse.urlencode({"query": query}))
+  assert status == 200 and answer["status"] == "success", answer
+  return answer["data"]["result"]
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus is not installed (.ci/run installs it)")
+def test_a_real_prometheus_reads_the_request_rate_and_latency_back(server, tmp_path, free_port, wait_for):
+  port, _ = server
+  prometheus_port = free_port()
+  config = tmp_path / "prometheus.yml"
+  config.write_text(f"""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: modelfab
+    metrics_path: /monitoring/prometheus/metrics
+    static_configs:
+      - targets: ["127.0.0.1:{port}"]
+""")
+  process = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                              f"--web.listen-address=127.0.0.1:{prometheus_port}"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  try:
+    wait_for(lambda: _request(prometheus_port, "GET", "/-/ready")[0] == 200, 60, "prometheus", process)
+    wait_for(lambda: _prometheus_query(prometheus_port, 'up{job="modelfab"} == 1'), 30, "the first scrape")
+    body = {"examples": [{"image": _b64(_images()[2][0].read_bytes())}]}
+    deadline = time.time() + 8
+    sent = 0
+    while time.time() < deadline:  # about 8 s of traffic, several scrapes
+      assert _request(port, "POST", f"/v1/models/{MODEL}:classify", body)[0] == 200
+      sent += 1
+    rate = wait_for(lambda: _prometheus_query(prometheus_port, f'sum(rate(modelfab_requests_total{{model="{MODEL}",'
+                                                              f'api="classify",status="200"}}[6s]))'),
+                    30, "the request rate")
+    assert float(rate[0]["value"][1]) > 1.0 and sent > 8
+    p50 = _prometheus_query(prometheus_port, "histogram_quantile(0.5, sum by (le) (rate("
+                                             f'modelfab_request_latency_seconds_bucket{{model="{MODEL}"}}[30s])))')
+    p99 = _prometheus_query(prometheus_port, "histogram_quantile(0.99, sum by (le) (rate("
+                                             f'modelfab_request_latency_seconds_bucket{{model="{MODEL}"}}[30s])))')
+    assert 0 < float(p50[0]["value"][1]) <= float(p99[0]["value"][1]) < 5.0
+  finally:
+    process.terminate()
+    process.wait(timeout=30)
