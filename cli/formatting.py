@@ -15,6 +15,17 @@ def tuning_line(tuning) -> str:
   return f"tuned: {len(tuning['trials'])} trials, best val_accuracy {best_score:.4f} with {values}"
 
 
+def onnx_line(report) -> str:
+  """One line: whether model.onnx agrees with the SavedModel, and whether it was pushed."""
+  if not report.get("eval_examples"):
+    return f"onnx: not pushed ({report.get('reason')})"
+  verdict = ("pushed beside the SavedModel" if report.get("pushed") else
+             "not pushed" + (f": {report['reason']}" if report.get("reason") else " (the SavedModel was not)"))
+  return (f"onnx: {report['bytes'] / 1024:.0f} KiB, the SavedModel's label on {report['label_agreement']:.1%} of "
+          f"{report['eval_examples']} eval examples, probabilities within {report['max_probability_difference']:.1e},"
+          f" {report['latency_ms']['onnx']:.3f} vs {report['latency_ms']['savedmodel']:.3f} ms/example; {verdict}")
+
+
 def compression_line(report) -> str:
   """One line: the .tflite against the float model (size, accuracy, batch-1 latency) and whether it was pushed."""
   float_, tflite = report["float"], report["compressed"]
@@ -42,6 +53,8 @@ def summary_lines(summary, seconds: float) -> List[str]:
     lines.append(tuning_line(summary.tuning))
   if summary.compression:
     lines.append(compression_line(summary.compression))
+  if summary.onnx:
+    lines.append(onnx_line(summary.onnx))
   if summary.serving_check_failure:
     lines.append(f"serving check: FAILED ({summary.serving_check_failure}); model not pushed")
   lines.append(f"pushed to: {summary.pushed_to}{_labels_of(summary.pushed_to)}" if summary.pushed_to else "pushed: no")

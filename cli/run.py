@@ -52,6 +52,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   settings.add_argument("--max-accuracy-drop", type=float, metavar="D",
                         help="push the .tflite only if its eval accuracy is at most D below the float model's "
                              "(default: 0.01)")
+  settings.add_argument("--export-onnx", action=argparse.BooleanOptionalAction, default=None,
+                        help="also push model.onnx when onnxruntime agrees with the SavedModel on every eval example "
+                             "(default: on)")
   settings.add_argument("--eval-percent", type=int, help="share of examples in the eval split (1-99)")
   settings.add_argument("--num-classes", type=int, help="number of classes (found from the data when not given)")
   settings.add_argument("--schema", help="a curated schema.pbtxt to validate the data against")
@@ -115,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
       push_label=getattr(args, "push_label", None), model_card_notes=args.model_card_notes,
+      export_onnx=args.export_onnx,
       tune_trials=args.tune_trials, tune_algorithm=args.tune_algorithm, tune_max_minutes=args.tune_max_minutes,
       hparams_uri=resolve_hparams_from(args.hparams_from, None if compiling else args.output),
       text_column=args.text_column, label_column=args.label_column,

@@ -7,8 +7,9 @@ renames it to `<base>/<version>` when complete; a rename within one filesystem i
 no permission) removes its temporary copy, names the cause, and leaves earlier versions as they were. Temporary
 copies left by killed pushes are removed by the next push.
 
-`ModelPusher` is TFX's Pusher with one more optional input, the Quantizer's `tflite_model`: when that is blessed,
-model.tflite and its labels (and vocab) are pushed inside the same version directory, beside the SavedModel. With a
+`ModelPusher` is TFX's Pusher with more optional inputs. The Quantizer's `tflite_model` and the OnnxExporter's
+`onnx_model`: when blessed, model.tflite / model.onnx and their labels (and vocab) are pushed inside the same
+version directory, beside the SavedModel. With a
 `push_label` (custom_config), the new version gets that version label once it is in place
 (core/version_labels.label_new_push: "canary" keeps `stable` on the version that served before). Every push
 carries a model card (reports/model_card.py) built from the optional `model_evaluation` and `statistics` inputs,
@@ -31,11 +32,13 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, channel, component_spec, standard_artifacts, standard_component_specs
 from tfx.utils import json_utils, proto_utils
 
+from components.onnx_exporter import OnnxModel
 from components.quantizer import TFLiteModel
 from core import version_labels
 from core.errors import PushError
 
 TFLITE_MODEL_KEY = "tflite_model"
+ONNX_MODEL_KEY = "onnx_model"
 MODEL_EVALUATION_KEY = "model_evaluation"
 STATISTICS_KEY = "statistics"
 PUSH_LABEL_KEY = "push_label"
@@ -159,7 +162,8 @@ class Executor(pusher_executor.Executor):
       card_files = self._model_card_files(input_dict, settings, str(version), os.path.join(base, str(version)),
                                           card_dir)
       version_name, path = push_atomically(self.GetModelPath(input_dict), base,
-                                           tflite_files(input_dict) + card_files, version)
+                                           tflite_files(input_dict) + onnx_files(input_dict) + card_files,
+                                           version)
     logging.info("Model pushed to %s.", path)
     if settings.get(PUSH_LABEL_KEY):
       labels = version_labels.label_new_push(base, int(version_name), settings[PUSH_LABEL_KEY])
@@ -188,7 +192,7 @@ class Executor(pusher_executor.Executor):
     with tempfile.TemporaryDirectory() as card_dir:
       files = self._model_card_files(input_dict, settings, model_push.get_string_custom_property("pushed_version"),
                                      destination, card_dir)
-      for source in tflite_files(input_dict) + files:
+      for source in tflite_files(input_dict) + onnx_files(input_dict) + files:
         tf.io.gfile.copy(source, os.path.join(destination, os.path.basename(source)), overwrite=True)
 
 def model_card_inputs(input_dict: Dict[str, List[types.Artifact]], card_settings: Dict[str, Any], model_path: str,
@@ -220,6 +224,18 @@ def model_card_inputs(input_dict: Dict[str, List[types.Artifact]], card_settings
           "notes": card_settings.get("notes")}
 
 
+def onnx_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
+  """The blessed model.onnx's files to push beside the SavedModel; none when it is absent or not blessed."""
+  from core import model_files  # pylint: disable=g-import-not-at-top
+
+  artifacts = input_dict.get(ONNX_MODEL_KEY) or []
+  if not artifacts or artifacts[0].get_int_custom_property("blessed") != 1:
+    return []
+  names = (model_files.ONNX_FILE, model_files.ONNX_FILE + model_files.TFLITE_METADATA_SUFFIX,
+           model_files.LABELS_FILE, model_files.VOCAB_FILE)
+  return [os.path.join(artifacts[0].uri, n) for n in names if os.path.isfile(os.path.join(artifacts[0].uri, n))]
+
+
 def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
   """The blessed .tflite model's files to push beside the SavedModel; none when it is absent or not blessed."""
   from core import model_files  # pylint: disable=g-import-not-at-top
@@ -238,6 +254,7 @@ EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 class ModelPusherSpec(standard_component_specs.PusherSpec):
   INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
             TFLITE_MODEL_KEY: component_spec.ChannelParameter(type=TFLiteModel, optional=True),
+            ONNX_MODEL_KEY: component_spec.ChannelParameter(type=OnnxModel, optional=True),
             MODEL_EVALUATION_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation,
                                                                   optional=True),
             STATISTICS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ExampleStatistics,
@@ -251,10 +268,11 @@ class ModelPusher(pusher_component.Pusher):
 
   def __init__(self, model, model_blessing, infra_blessing, push_destination: pusher_pb2.PushDestination,
                tflite_model=None, push_label: Optional[str] = None, model_evaluation=None, statistics=None,
-               model_card: Optional[Dict[str, Any]] = None):
+               model_card: Optional[Dict[str, Any]] = None, onnx_model=None):
     settings = {k: v for k, v in ((PUSH_LABEL_KEY, push_label), (MODEL_CARD_KEY, model_card)) if v}
     spec = ModelPusherSpec(model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
-                           tflite_model=tflite_model, model_evaluation=model_evaluation, statistics=statistics,
+                           tflite_model=tflite_model, onnx_model=onnx_model, model_evaluation=model_evaluation,
+                           statistics=statistics,
                            push_destination=push_destination,
                            custom_config=json_utils.dumps(settings) if settings else None,
                            pushed_model=channel.Channel(type=standard_artifacts.PushedModel))

@@ -20,6 +20,8 @@ METADATA_FILE = os.path.join(ASSETS_EXTRA_DIR, "modelfab.json")
 SAVED_MODEL_FILE = "saved_model.pb"
 TRAINER_EXPORT_DIR = "Format-Serving"  # the SavedModel inside a TFX Model artifact (tfx.utils.path_utils)
 TFLITE_FILE = "model.tflite"
+ONNX_FILE = "model.onnx"
+TENSOR_MODEL_SUFFIXES = (".tflite", ".onnx")  # single-file models of the `serving_tensors` signature
 TFLITE_METADATA_SUFFIX = ".json"  # model.tflite.json
 LABELS_FILE = "labels.txt"
 VOCAB_FILE = "vocab.txt"
@@ -55,9 +57,10 @@ def write_metadata(export_dir: str, metadata: ModelMetadata) -> None:
 
 
 def read_metadata(model_dir: str) -> ModelMetadata:
-  """The model's metadata (of a SavedModel directory or a .tflite file); empty for models exported without it."""
-  path = model_dir + TFLITE_METADATA_SUFFIX if model_dir.endswith(".tflite") else os.path.join(model_dir,
-                                                                                                METADATA_FILE)
+  """The model's metadata (of a SavedModel directory, or a .tflite or .onnx file: `<file>.json` beside it); empty
+  for models exported without it."""
+  path = model_dir + TFLITE_METADATA_SUFFIX if model_dir.endswith(TENSOR_MODEL_SUFFIXES) else os.path.join(
+      model_dir, METADATA_FILE)
   if not os.path.isfile(path):
     return ModelMetadata()
   try:

@@ -17,6 +17,7 @@ BASELINE_RESOLVER = "baseline_resolver"
 EVALUATOR = "Evaluator"
 SERVING_CHECK = "ServingCheck"
 QUANTIZER = "Quantizer"
+ONNX_EXPORTER = "OnnxExporter"
 PUSHER = "Pusher"
 
 # Metric keys, as TFMA records them (accuracy: models.evaluation.SparseCategoricalAccuracy) and as modelfab derives
@@ -39,4 +40,5 @@ BEST_HPARAMS_FILE = "best_hyperparameters.txt"  # TFX Tuner's best trial (a kera
 TUNER_RESULTS_FILE = "tuner_results.json"  # TFX Tuner's completed trials, best first
 TUNER_LOGS_DIR = "logs"  # the trials' TensorBoard logs, inside the Tuner's tuner_results artifact
 TUNER_LOG_DIR_ENV = "MODELFAB_TUNER_LOG_DIR"  # where tuner_fn's trials write them (set by components.hparam_tuner)
+ONNX_REPORT_FILE = "onnx_export.json"  # inference/onnx_export.py
 COMPRESSION_REPORT_FILE = "compression.json"  # the Quantizer's report, inside its TFLiteModel artifact

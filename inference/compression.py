@@ -57,7 +57,7 @@ def _batches(records: List[bytes], size: int = 256):
     yield records[start:start + size]
 
 
-def _tensors_and_predictions(model, records: List[bytes], tensors_only: bool = False):
+def tensors_and_predictions(model, records: List[bytes], tensors_only: bool = False):
   """For raw `records`: the tensors the .tflite model takes, the float model's probabilities, the integer labels
   (with `tensors_only`, the tensors alone: records need no label)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -130,9 +130,17 @@ def kernel_sparsity(model) -> float:
 
 def write_tflite_files(out_dir: str, tflite_bytes: bytes, model_dir: str, metadata) -> None:
   """model.tflite, model.tflite.json, labels.txt, and the float model's vocab.txt (text) when it ships one."""
-  with open(os.path.join(out_dir, model_files.TFLITE_FILE), "wb") as f:
+  path = os.path.join(out_dir, model_files.TFLITE_FILE)
+  with open(path, "wb") as f:
     f.write(tflite_bytes)
-  with open(os.path.join(out_dir, model_files.TFLITE_FILE + model_files.TFLITE_METADATA_SUFFIX), "w") as f:
+  write_tensor_model_metadata(path, model_dir, metadata)
+
+
+def write_tensor_model_metadata(path: str, model_dir: str, metadata) -> None:
+  """Beside a .tflite or .onnx file: <file>.json (the model's metadata), labels.txt, and the float model's vocab.txt
+  (text) when it ships one."""
+  out_dir = os.path.dirname(path)
+  with open(path + model_files.TFLITE_METADATA_SUFFIX, "w") as f:
     json.dump(metadata.to_json(), f, indent=2)
   with open(os.path.join(out_dir, model_files.LABELS_FILE), "w", encoding="utf-8") as f:
     f.write("".join(label + "\n" for label in metadata.labels))
@@ -150,7 +158,7 @@ def compress(model_dir: str, examples_uri: str, out_dir: str, mode: str, max_acc
   loaded = model_loader.load_model(model_dir)  # checks it loads; registers text ops
   model = tf.saved_model.load(model_dir)
   train = read_split_records(examples_uri, "train", REPRESENTATIVE_EXAMPLES)
-  train_tensors, _, _ = _tensors_and_predictions(model, train, tensors_only=True)
+  train_tensors, _, _ = tensors_and_predictions(model, train, tensors_only=True)
   representative = [{k: v[i:i + 1] for k, v in train_tensors.items()} for i in range(len(train))]
   started = time.time()
   tflite_bytes = convert(model_dir, mode, representative)
@@ -159,7 +167,7 @@ def compress(model_dir: str, examples_uri: str, out_dir: str, mode: str, max_acc
   runner = TFLiteRunner(os.path.join(out_dir, model_files.TFLITE_FILE))
 
   eval_records = read_split_records(examples_uri, "eval", 10**9)
-  tensors, float_probabilities, labels = _tensors_and_predictions(model, eval_records)
+  tensors, float_probabilities, labels = tensors_and_predictions(model, eval_records)
   compressed_probabilities = runner(tensors)
   num_classes = float_probabilities.shape[1]
   metrics = judge(labels, float_probabilities, compressed_probabilities, num_classes,

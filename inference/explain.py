@@ -55,9 +55,9 @@ def load_explainable(path: str) -> Explainable:
 
   from inference import model_loader  # pylint: disable=g-import-not-at-top
 
-  if path.endswith(".tflite"):
-    raise UsageError(f"{path}: a .tflite model cannot be explained (the interpreter gives no gradients); give the "
-                     "SavedModel folder it was converted from")
+  if path.endswith((".tflite", ".onnx")):
+    raise UsageError(f"{path}: a {os.path.splitext(path)[1]} model cannot be explained (its runtime gives no "
+                     "gradients); give the SavedModel folder it was converted from")
   loaded = model_loader.load_model(path)
   loaded.check_modality(features.IMAGE_KEY)
   model = tf.saved_model.load(loaded.path)

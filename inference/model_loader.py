@@ -16,14 +16,14 @@ from typing import Any
 
 from core import features
 from core.errors import ModelError
-from core.model_files import (LABELS_FILE, SAVED_MODEL_FILE, TFLITE_METADATA_SUFFIX, ModelMetadata, read_metadata,
-                              version_dirs)
+from core.model_files import (LABELS_FILE, SAVED_MODEL_FILE, TENSOR_MODEL_SUFFIXES, TFLITE_METADATA_SUFFIX,
+                              ModelMetadata, read_metadata, version_dirs)
 
 def resolve_model_dir(path: str) -> str:
   """`path` itself when it holds saved_model.pb or is a .tflite file, else its newest numeric version sub-directory."""
-  if path.endswith(".tflite"):
+  if path.endswith(TENSOR_MODEL_SUFFIXES):
     if not os.path.isfile(path):
-      raise ModelError(f"{path}: no such .tflite file")
+      raise ModelError(f"{path}: no such {os.path.splitext(path)[1]} file")
     return path
   if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
     return path
@@ -44,8 +44,9 @@ class LoadedModel:
   serving_fn: Any  # SavedModel: `serving_default` (serialized tf.Examples in); .tflite: a TFLiteRunner
 
   @property
-  def is_tflite(self) -> bool:
-    return self.path.endswith(".tflite")
+  def is_tensor_model(self) -> bool:
+    """A .tflite or .onnx file: it takes decoded tensors (`serving_tensors`), not serialized tf.Examples."""
+    return self.path.endswith(TENSOR_MODEL_SUFFIXES)
 
   def check_modality(self, modality: str) -> None:
     """Raises ModelError when the model is known to take another modality than `modality`."""
@@ -61,8 +62,8 @@ def load_model(path: str) -> LoadedModel:
 
   Registers tensorflow_text's ops first, which text models' graphs use, so any model loads in any process.
   """
-  if path.endswith(".tflite"):
-    return load_tflite(path)
+  if path.endswith(TENSOR_MODEL_SUFFIXES):
+    return load_tensor_model(path)
   model_dir = resolve_model_dir(path)
   metadata = read_metadata(model_dir)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -79,17 +80,24 @@ def load_model(path: str) -> LoadedModel:
   return LoadedModel(model_dir, metadata, model.signatures[features.SERVING_SIGNATURE])
 
 
-def load_tflite(path: str) -> LoadedModel:
-  """Loads a .tflite model (from the Quantizer) with its metadata; ModelError naming the file when it cannot."""
+def load_tensor_model(path: str) -> LoadedModel:
+  """Loads a .tflite model (from the Quantizer) or a .onnx model (from the ONNX exporter) with its metadata;
+  ModelError naming the file when it cannot."""
   if not os.path.isfile(path):
-    raise ModelError(f"{path}: no such .tflite file")
+    raise ModelError(f"{path}: no such {os.path.splitext(path)[1]} file")
   metadata = read_metadata(path)
-  from inference.tflite_runner import TFLiteRunner  # pylint: disable=g-import-not-at-top
-
   try:
-    runner = TFLiteRunner(path)
-  except (ValueError, RuntimeError) as e:
-    raise ModelError(f"{path}: not a TFLite model the interpreter can load ({str(e).splitlines()[0]})") from e
+    if path.endswith(".onnx"):
+      from inference.onnx_runner import OnnxRunner  # pylint: disable=g-import-not-at-top
+
+      runner = OnnxRunner(path)
+    else:
+      from inference.tflite_runner import TFLiteRunner  # pylint: disable=g-import-not-at-top
+
+      runner = TFLiteRunner(path)
+  except Exception as e:  # pylint: disable=broad-except  # each runtime raises its own kinds
+    kind = "an ONNX model onnxruntime" if path.endswith(".onnx") else "a TFLite model the interpreter"
+    raise ModelError(f"{path}: not {kind} can load ({str(e).strip().splitlines()[0]})") from e
   if not metadata.labels:
     labels_path = os.path.join(os.path.dirname(path), LABELS_FILE)
     if not os.path.isfile(labels_path):

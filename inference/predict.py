@@ -48,7 +48,7 @@ def predict_texts(model: Union[str, LoadedModel], texts: Sequence[str]) -> List[
   """(label, probability) for each raw text, tokenized inside the model (SavedModel) or here (.tflite)."""
   loaded = _loaded(model)
   loaded.check_modality(features.TEXT_KEY)
-  if loaded.is_tflite:
+  if loaded.is_tensor_model:
     return _tflite_labels_and_scores(loaded, tflite_text_tensors(loaded, texts))
   return _labels_and_scores(predict_serialized(loaded, serialized_examples([{features.TEXT_KEY: t.encode("utf-8")}
                                                                               for t in texts])))
@@ -63,7 +63,7 @@ def predict_images(model: Union[str, LoadedModel], image_paths: Sequence[str]) -
   for path in image_paths:
     with open(path, "rb") as f:
       encoded.append(f.read())
-  if loaded.is_tflite:
+  if loaded.is_tensor_model:
     return _tflite_labels_and_scores(loaded, tflite_image_tensors(loaded, encoded))
   return _labels_and_scores(predict_serialized(loaded, serialized_examples([{features.IMAGE_KEY: e} for e in encoded])))
 

@@ -34,6 +34,9 @@ class RunSummary:
   # {"precision": float32 | bfloat16 | float16, "reason": ...}: how the Trainer's model was trained (from its
   # metadata, models.precision); None for models exported before it was recorded.
   precision: Optional[Dict[str, str]] = None
+  # The OnnxExporter's report (inference/onnx_export.py: verdict, agreement, largest difference, size, latency) plus
+  # "pushed"; None when the run exported no ONNX model.
+  onnx: Optional[Dict[str, Any]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -153,10 +156,14 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   compression = read_compression(outputs.get(names.QUANTIZER, {}).get("tflite_model"))
   if compression is not None:
     compression["pushed"] = bool(pushed_to and compression.get("blessed"))
+  onnx = read_onnx_report(outputs.get(names.ONNX_EXPORTER, {}).get("onnx_model"))
+  if onnx is not None:
+    onnx["pushed"] = bool(pushed_to and onnx.get("blessed"))
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
-                    precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), outputs=outputs)
+                    precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
+                    outputs=outputs)
 
 
 def read_precision(model_artifacts) -> Optional[Dict[str, str]]:
@@ -195,6 +202,21 @@ def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]
     return {"source": source, "best": searched(best), "trials": [searched(t) for t in trials],
             "uri": artifacts[0].uri}
   return None
+
+
+def read_onnx_report(onnx_artifacts) -> Optional[Dict[str, Any]]:
+  """The OnnxExporter's onnx_export.json of this run's OnnxModel artifact; None when the run made none."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  if not onnx_artifacts:
+    return None
+  try:
+    with open(os.path.join(onnx_artifacts[0].uri, names.ONNX_REPORT_FILE), encoding="utf-8") as f:
+      report = json.load(f)
+  except (OSError, ValueError):
+    return None
+  report["uri"] = onnx_artifacts[0].uri
+  return report
 
 
 def read_compression(tflite_artifacts) -> Optional[Dict[str, Any]]:

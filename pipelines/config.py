@@ -63,6 +63,9 @@ class PipelineConfig:
   # A version label for the pushed version (core/version_labels.py). "canary" pins `stable` to the version serving
   # before, so the new version takes traffic only by label or canary share until `modelfab promote`.
   push_label: Optional[str] = None
+  # model.onnx of the tensor signature beside the SavedModel, pushed when onnxruntime agrees with it on every eval
+  # example (components/onnx_exporter.py).
+  export_onnx: bool = True
   # A JSON file of the user's considerations (users, use cases, limitations, tradeoffs, ethical considerations) for
   # the model card pushed with every version (reports/model_card.py).
   model_card_notes: Optional[str] = None

@@ -33,6 +33,7 @@ from components import atomic_pusher
 from components.anomalies_gate import AnomaliesGate
 from components.baseline_resolver import PreviousBlessedModelStrategy
 from components.image_example_gen import ImageExampleGen
+from components.onnx_exporter import OnnxExporter
 from components.quantizer import Quantizer
 from components.serving_check import ServingCheck
 from components.text_csv_example_gen import TextCsvExampleGen
@@ -199,12 +200,18 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
     quantizer = Quantizer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
                           quantize=config.quantize,
                           max_accuracy_drop=config.max_accuracy_drop).with_id(names.QUANTIZER)
+  # model.onnx, checked against the SavedModel on the eval split; pushed beside it only when they agree.
+  onnx_exporter = None
+  if config.export_onnx:
+    onnx_exporter = OnnxExporter(model=trainer.outputs["model"],
+                                 examples=example_gen.outputs["examples"]).with_id(names.ONNX_EXPORTER)
   pusher = atomic_pusher.ModelPusher(  # a version appears whole or not at all
       model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
       infra_blessing=serving_check.outputs["blessing"],
       tflite_model=quantizer.outputs["tflite_model"] if quantizer else None, push_label=config.push_label,
       model_evaluation=evaluator.outputs["evaluation"], statistics=statistics_gen.outputs["statistics"],
       model_card=config.model_card_settings(),
+      onnx_model=onnx_exporter.outputs["onnx_model"] if onnx_exporter else None,
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
   return tfx_pipeline.Pipeline(
@@ -212,7 +219,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       pipeline_root=config.pipeline_root,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform]
       + ([hyperparameters] if hyperparameters else [])
-      + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else []) + [pusher],
+      + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else [])
+      + ([onnx_exporter] if onnx_exporter else []) + [pusher],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))

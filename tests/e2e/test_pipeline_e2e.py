@@ -48,7 +48,7 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   _, output, summary = first_run
   assert set(summary.components) == {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
                                      "AnomaliesGate", "Transform", "Trainer", "ServingCheck", "baseline_resolver",
-                                     "Evaluator", "Quantizer", "Pusher"}
+                                     "Evaluator", "Quantizer", "OnnxExporter", "Pusher"}
   assert summary.executed() == [n for n in summary.components if n != "baseline_resolver"]
   assert summary.blessed is True
   assert summary.metrics["sparse_categorical_accuracy"] >= 0.8

@@ -64,6 +64,20 @@ def test_dynamic_range_tflite_takes_token_ids_and_agrees_with_the_savedmodel(tex
   assert max(abs(a[1] - b[1]) for a, b in zip(from_tflite, from_saved_model)) < 0.05
 
 
+def test_onnx_model_takes_token_ids_and_gives_the_savedmodels_labels(text_run):
+  """The BERT model's tensor signature converted with tf2onnx: the same labels as the SavedModel on every eval
+  example (the exporter's gate) and on the held-out reviews through `predict`."""
+  output, summary = text_run
+  assert summary.onnx["blessed"], summary.onnx["reason"]
+  assert summary.onnx["label_agreement"] == 1.0 and summary.onnx["max_probability_difference"] <= 1e-4
+  pushed = pathlib.Path(summary.pushed_to)
+  onnx = predict.load_model(str(pushed / "model.onnx"))
+  assert set(onnx.serving_fn.input_specs) == {"input_word_ids", "input_mask", "segment_ids"}
+  texts = _heldout_reviews()
+  assert [label for label, _ in predict.predict_texts(onnx, texts)] == \
+      [label for label, _ in predict.predict_texts(str(pushed), texts)]
+
+
 def _heldout_reviews():
   import csv  # pylint: disable=g-import-not-at-top
 

@@ -42,7 +42,7 @@ def test_int8_tflite_takes_uint8_pixels_and_agrees_with_the_savedmodel(float_mod
   export_dir, _, raw = float_model
   out, report = int8
   loaded = model_loader.load_model(str(out / "model.tflite"))
-  assert loaded.is_tflite and loaded.metadata.task == "image_cnn"
+  assert loaded.is_tensor_model and loaded.metadata.task == "image_cnn"
   (name, (shape, dtype)), = loaded.serving_fn.input_specs.items()
   assert (name, shape, dtype) == ("pixels", (8, 8, 1), np.uint8)
   details = loaded.serving_fn.interpreter.get_tensor_details()
@@ -96,7 +96,7 @@ def test_other_modes_convert_keep_uint8_inputs_and_agree(float_model, tmp_path, 
   export_dir, examples, raw = float_model
   model = tf.saved_model.load(str(export_dir))
   records = predict.serialized_examples(raw[48:])
-  tensors, float_probabilities, _ = compression._tensors_and_predictions(model, records)  # pylint: disable=protected-access
+  tensors, float_probabilities, _ = compression.tensors_and_predictions(model, records)
   (tmp_path / "model.tflite").write_bytes(compression.convert(str(export_dir), mode, representative=[]))
   runner = TFLiteRunner(str(tmp_path / "model.tflite"))
   assert runner.input_specs["pixels"][1] == np.uint8

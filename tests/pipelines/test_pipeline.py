@@ -1,4 +1,5 @@
 """create_pipeline's wiring, without running it."""
+import dataclasses
 import pytest
 
 from pipelines import config
@@ -13,13 +14,15 @@ def test_wires_every_component_in_order(tmp_path):
   c = config.preset("digits-cnn", output=str(tmp_path), hparams={"epochs": 3, "learning_rate": 0.01},
                     beam_args=["--direct_num_workers=2"]).resolved()
   pipeline = create_pipeline(c, num_classes=10)
-  assert [n.id for n in pipeline.components if n.id != "Quantizer"] == [
+  assert [n.id for n in pipeline.components if n.id not in ("Quantizer", "OnnxExporter")] == [
       "ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
       "ServingCheck", "baseline_resolver", "Evaluator", "Pusher"]
   components = _by_id(pipeline)
   assert components["Trainer"] in components["Quantizer"].upstream_nodes
   assert components["Quantizer"] in components["Pusher"].upstream_nodes  # the preset quantizes (int8)
   assert "tflite_model" in components["Pusher"].inputs
+  assert components["OnnxExporter"] in components["Pusher"].upstream_nodes and "onnx_model" in components["Pusher"].inputs
+  assert "OnnxExporter" not in _by_id(create_pipeline(dataclasses.replace(c, export_onnx=False), num_classes=10))
   assert components["ServingCheck"] in components["Pusher"].upstream_nodes  # no push without the serving check
   assert "infra_blessing" in components["Pusher"].inputs
   assert "atomic_pusher" in str(components["Pusher"].executor_spec.executor_class)
