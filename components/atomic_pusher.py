@@ -220,6 +220,7 @@ def model_card_inputs(input_dict: Dict[str, List[types.Artifact]], card_settings
                        "baseline": blessing.get_string_custom_property("baseline_model") or None},
           "lineage": {k: v for k, v in lineage.items() if v},
           "compression": run_summary.read_compression(input_dict.get(TFLITE_MODEL_KEY)),
+          "onnx": run_summary.read_onnx_report(input_dict.get(ONNX_MODEL_KEY)),
           "explainable": features.EXPLAIN_SIGNATURE in model_loader.signature_names(model_path),
           "notes": card_settings.get("notes")}
 

@@ -75,8 +75,8 @@ def read_notes(path: str) -> Dict[str, Any]:
 def build_model_card(name: str, version: str, metadata, metrics: Dict[str, float],
                      split_counts: Dict[str, Dict[str, int]], blessing: Dict[str, Any], lineage: Dict[str, str],
                      compression: Optional[Dict[str, Any]] = None, explainable: bool = False,
-                     notes: Optional[Dict[str, Any]] = None, when: Optional[datetime.datetime] = None
-                     ) -> Dict[str, Any]:
+                     notes: Optional[Dict[str, Any]] = None, when: Optional[datetime.datetime] = None,
+                     onnx: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
   """The card as a dict of the schema. `metadata`: the model's ModelMetadata; `metrics`: TFMA's, with per-class
   entries as `<metric>/class_<id>` (ids index metadata.labels); `split_counts`: split -> class -> examples;
   `blessing`: {"min_accuracy", "baseline"}; `lineage`: name -> URI or id."""
@@ -104,6 +104,10 @@ def build_model_card(name: str, version: str, metadata, metrics: Dict[str, float
     architecture += (f" The {compression.get('mode')} TFLite model was {'pushed beside it' if compression.get('blessed') else 'made but not pushed'}"
                      f" ({compressed.get('bytes', 0) / 1024:.0f} KB, accuracy drop {compression.get('accuracy_drop', 0):.4f},"
                      f" label agreement {compression.get('label_agreement', 0):.3f}).")
+  if onnx and onnx.get("eval_examples"):
+    architecture += (f" model.onnx was {'pushed beside it' if onnx.get('blessed') else 'made but not pushed'}"
+                     f" (the same label on {onnx['label_agreement']:.1%} of {onnx['eval_examples']} eval examples,"
+                     f" probabilities within {onnx['max_probability_difference']:.1e}).")
   data = []
   for split, counts in sorted(split_counts.items()):
     total = sum(counts.values())

@@ -111,7 +111,9 @@ def test_text_model_served_over_tf_serving_rest_api(text_run, free_port, wait_fo
       return e.code, json.loads(e.read())
 
   try:
-    status, body = wait_for(lambda: post({"examples": [{"text": t} for t in texts]}), 120, "modelfab serve")
+    wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10).status == 200, 120,
+             "modelfab serve ready")
+    status, body = post({"examples": [{"text": t} for t in texts]})
     assert status == 200
     assert [max(result, key=lambda pair: pair[1])[0] for result in body["results"]] == expected
     status, body = post({"examples": [{"image": {"b64": "iVBORw0KGgo="}}]})

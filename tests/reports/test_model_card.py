@@ -21,7 +21,9 @@ def _card(**changes):
                    lineage={"pipeline": "digits-cnn", "run": "2026-12-03T10:00", "model": "/out/pipeline/Trainer/model/7",
                             "pushed_to": "/out/serving/digits/1764770000"},
                    compression={"mode": "int8", "blessed": True, "accuracy_drop": 0.0, "label_agreement": 1.0,
-                                "compressed": {"bytes": 76672}}, explainable=True)
+                                "compressed": {"bytes": 76672}}, explainable=True,
+                   onnx={"blessed": True, "eval_examples": 30, "label_agreement": 1.0,
+                         "max_probability_difference": 5e-7})
   arguments.update(changes)
   return model_card.build_model_card(**arguments)
 
@@ -38,6 +40,7 @@ def test_a_card_validates_and_names_classes_data_lineage_and_compression(tmp_pat
   details = card["model_details"]
   assert details["version"]["name"] == "1764770000" and "run 2026-12-03T10:00" in details["documentation"]
   assert "threshold 0.8" in details["documentation"] and "explain_pixels" in details["documentation"]
+  assert "model.onnx was pushed beside it (the same label on 100.0% of 30" in card["model_parameters"]["model_architecture"]
   assert "The int8 TFLite model was pushed beside it (75 KB" in card["model_parameters"]["model_architecture"]
   paths = model_card.write_model_card(str(tmp_path), card)
   assert json.loads(open(paths[0]).read()) == card
