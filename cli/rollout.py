@@ -21,8 +21,7 @@ from core.layout import OutputLayout
 def register(sub, common_flags: argparse.ArgumentParser) -> None:
   label = sub.add_parser("label", parents=[common_flags],
                          help="list or set the version labels of a pushed model (stable, canary, ...)")
-  common.add_output_flag(label)
-  label.add_argument("--model", help="a model under <output>/serving (default: the only one)")
+  _add_model_flag(label)
   label.add_argument("assignments", nargs="*", metavar="LABEL=VERSION", help="e.g. stable=1764770000 canary=...")
   label.add_argument("--remove", action="append", default=[], metavar="LABEL", help="remove a label, repeatable")
   label.add_argument("--tf-serving-config", metavar="FILE",
@@ -32,8 +31,7 @@ def register(sub, common_flags: argparse.ArgumentParser) -> None:
 
   promote = sub.add_parser("promote", parents=[common_flags],
                            help="move stable to the canary's version, after checking the canary (exit 4 if one fails)")
-  common.add_output_flag(promote)
-  promote.add_argument("--model", help="a model under <output>/serving (default: the only one)")
+  _add_model_flag(promote)
   promote.add_argument("--labels", metavar="CSV", help="true labels that arrived: a CSV with request_id,label")
   promote.add_argument("--since", help="judge the canary's traffic since then: 2026-11-24T10:00 or 30m, 6h, 2d ago")
   promote.add_argument("--max-accuracy-drop", type=float, default=0.02,
@@ -43,9 +41,13 @@ def register(sub, common_flags: argparse.ArgumentParser) -> None:
 
   rollback = sub.add_parser("rollback", parents=[common_flags],
                             help="move stable back to the version it pointed to before")
-  common.add_output_flag(rollback)
-  rollback.add_argument("--model", help="a model under <output>/serving (default: the only one)")
+  _add_model_flag(rollback)
   rollback.set_defaults(handler=cmd_rollback)
+
+
+def _add_model_flag(parser: argparse.ArgumentParser) -> None:
+  common.add_output_flag(parser)
+  parser.add_argument("--model", help="a model under <output>/serving (default: the only one)")
 
 
 def _model_dir(args: argparse.Namespace) -> str:

@@ -229,23 +229,24 @@ def onnx_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
   """The blessed model.onnx's files to push beside the SavedModel; none when it is absent or not blessed."""
   from core import model_files  # pylint: disable=g-import-not-at-top
 
-  artifacts = input_dict.get(ONNX_MODEL_KEY) or []
-  if not artifacts or artifacts[0].get_int_custom_property("blessed") != 1:
-    return []
-  names = (model_files.ONNX_FILE, model_files.ONNX_FILE + model_files.TFLITE_METADATA_SUFFIX,
-           model_files.LABELS_FILE, model_files.VOCAB_FILE)
-  return [os.path.join(artifacts[0].uri, n) for n in names if os.path.isfile(os.path.join(artifacts[0].uri, n))]
+  return _blessed_files(input_dict.get(ONNX_MODEL_KEY), model_files.ONNX_FILE)
 
 
 def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
   """The blessed .tflite model's files to push beside the SavedModel; none when it is absent or not blessed."""
   from core import model_files  # pylint: disable=g-import-not-at-top
 
-  artifacts = input_dict.get(TFLITE_MODEL_KEY) or []
+  return _blessed_files(input_dict.get(TFLITE_MODEL_KEY), model_files.TFLITE_FILE)
+
+
+def _blessed_files(artifacts, model_file: str) -> List[str]:
+  """`model_file`, its metadata, labels.txt and vocab.txt from the artifact's folder, when it is blessed."""
+  from core import model_files  # pylint: disable=g-import-not-at-top
+
   if not artifacts or artifacts[0].get_int_custom_property("blessed") != 1:
     return []
-  names = (model_files.TFLITE_FILE, model_files.TFLITE_FILE + model_files.TFLITE_METADATA_SUFFIX,
-           model_files.LABELS_FILE, model_files.VOCAB_FILE)
+  names = (model_file, model_file + model_files.TFLITE_METADATA_SUFFIX, model_files.LABELS_FILE,
+           model_files.VOCAB_FILE)
   return [os.path.join(artifacts[0].uri, n) for n in names if os.path.isfile(os.path.join(artifacts[0].uri, n))]
 
 

@@ -55,9 +55,7 @@ def export(model_dir: str, examples_uri: str, out_dir: str, tolerance: float = D
   try:
     onnx_bytes = convert(model_dir)
   except Exception as e:  # pylint: disable=broad-except  # tf2onnx raises many kinds; each is a reported failure
-    report["reason"] = f"tf2onnx could not convert the serving_tensors signature: {_first_line(e)}"
-    _write_report(out_dir, report)
-    return report
+    return _refused(out_dir, report, "tf2onnx could not convert the serving_tensors signature", e)
   report["convert_seconds"] = time.time() - started
   path = os.path.join(out_dir, model_files.ONNX_FILE)
   with open(path, "wb") as f:
@@ -66,9 +64,7 @@ def export(model_dir: str, examples_uri: str, out_dir: str, tolerance: float = D
   try:
     runner = OnnxRunner(path)
   except Exception as e:  # pylint: disable=broad-except
-    report["reason"] = f"onnxruntime cannot load the converted model: {_first_line(e)}"
-    _write_report(out_dir, report)
-    return report
+    return _refused(out_dir, report, "onnxruntime cannot load the converted model", e)
 
   model = tf.saved_model.load(model_dir)
   records = read_split_records(examples_uri, "eval", 10**9)
@@ -76,9 +72,7 @@ def export(model_dir: str, examples_uri: str, out_dir: str, tolerance: float = D
   try:
     onnx_probabilities = runner(tensors)
   except Exception as e:  # pylint: disable=broad-except
-    report["reason"] = f"onnxruntime failed on the eval examples: {_first_line(e)}"
-    _write_report(out_dir, report)
-    return report
+    return _refused(out_dir, report, "onnxruntime failed on the eval examples", e)
   agreement = float((float_probabilities.argmax(1) == onnx_probabilities.argmax(1)).mean())
   difference = float(np.abs(float_probabilities - onnx_probabilities).max())
   tensors_fn = model.signatures[features.TENSORS_SIGNATURE]
@@ -94,6 +88,13 @@ def export(model_dir: str, examples_uri: str, out_dir: str, tolerance: float = D
     report["reason"] = (f"the ONNX model disagrees with the SavedModel: the same label on {agreement:.2%} of "
                         f"{len(records)} eval examples, probabilities up to {difference:.2e} apart "
                         f"(allowed: {tolerance:.0e})")
+  _write_report(out_dir, report)
+  return report
+
+
+def _refused(out_dir: str, report: Dict, what: str, error: Exception) -> Dict:
+  """The report of an export that failed at `what`, written; the SavedModel is pushed without the .onnx."""
+  report["reason"] = f"{what}: {_first_line(error)}"
   _write_report(out_dir, report)
   return report
 
