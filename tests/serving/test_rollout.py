@@ -5,6 +5,7 @@ finds its lineage); what tells them apart is the version that answers."""
 import base64
 import collections
 import csv
+import datetime
 import os
 import shutil
 import subprocess
@@ -147,13 +148,14 @@ def test_promote_refuses_a_worse_canary_then_promotion_and_rollback_fail_no_requ
   from serving import request_log  # pylint: disable=g-import-not-at-top
 
   port, _, root, stable, canary, _ = rollout
-  since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 1))
+  started = time.time()  # the canary's traffic from here on is the held-out digits below, nothing else
+  since = datetime.datetime.fromtimestamp(started).isoformat()
   canary_ids = _canary_traffic(port, root)
   stable_ids = []
   for path, truth in _images(2, offset=70):
     status, _, headers = _classify(port, path.read_bytes(), f"/v1/models/{MODEL}/labels/stable:classify")
     stable_ids.append((headers["x-modelfab-request-id"], truth))
-  wait_for(lambda: len([r for r in request_log.read_request_logs(str(root), MODEL)
+  wait_for(lambda: len([r for r in request_log.read_request_logs(str(root), MODEL, started)
                         if r["modelfab_version"] == canary]) >= len(canary_ids), 30, "the canary's logged requests")
   labels = tmp_path / "labels.csv"
   with open(labels, "w", newline="") as f:  # every canary answer marked wrong: its live accuracy is 0
