@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -142,12 +141,6 @@ def hammer(port: int, grpc_port: int, model: str, pid: int, seconds: float, good
           "after_mib": rss_mib(pid)}
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output", default="modelfab-output")
@@ -155,24 +148,12 @@ def main() -> int:
   parser.add_argument("--seconds", type=float, default=60)
   parser.add_argument("--write-results", action="store_true")
   args = parser.parse_args()
-  port, grpc_port = _free_port(), _free_port()
-  server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", args.output, "--model",
-                             args.model, "--port", str(port), "--grpc-port", str(grpc_port)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  from benchmarks.serve_benchmark import start_server  # pylint: disable=g-import-not-at-top
+
+  server, port, grpc_port = start_server(args.output, args.model)
   good_image = (REPO / "data" / "digits" / "3" / "0003.png").read_bytes()
-  body = json.dumps({"examples": [{"image": {"b64": base64.b64encode(good_image).decode()}}]}).encode()
   try:
-    deadline = time.time() + 180
-    while True:
-      try:
-        if _post(port, f"/v1/models/{args.model}:classify", body)[0] == 200:
-          break
-      except OSError:
-        pass
-      if time.time() > deadline:
-        raise RuntimeError("the server did not come up")
-      time.sleep(0.5)
-    time.sleep(2)
+    time.sleep(2)  # idle memory after the warm-up
     result = hammer(port, grpc_port, args.model, server.pid, args.seconds, good_image)
   finally:
     server.terminate()

@@ -44,6 +44,28 @@ def _post(port: int, path: str, body: bytes) -> int:
   return response.status
 
 
+def start_server(output: str, model: str):
+  """`modelfab serve` for `model` in a subprocess, REST and gRPC on free loopback ports, once it is ready (/readyz);
+  returns (process, REST port, gRPC port)."""
+  port, grpc_port = _free_port(), _free_port()
+  process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", output, "--model", model,
+                              "--port", str(port), "--grpc-port", str(grpc_port)], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 180
+  while True:
+    try:
+      connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+      connection.request("GET", "/readyz")
+      if connection.getresponse().status == 200:
+        return process, port, grpc_port
+    except OSError:
+      pass
+    if process.poll() is not None or time.time() > deadline:
+      process.kill()
+      raise RuntimeError("the server did not come up")
+    time.sleep(0.5)
+
+
 def _percentile(values, q):
   ordered = sorted(values)
   return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -66,7 +88,7 @@ def main() -> int:
   else:
     value = (REPO / "data" / "digits" / "3" / "0003.png").read_bytes()
     feature = {"image": {"b64": base64.b64encode(value).decode()}}
-  key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else "image"
+  key = loaded.metadata.input_feature
   examples = predict.serialized_examples([{key: value}])
 
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -81,10 +103,6 @@ def main() -> int:
     in_process.append(time.perf_counter() - started)
   in_process_ms = statistics.median(in_process) * 1000
 
-  port, grpc_port = _free_port(), _free_port()
-  server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--output", args.output, "--model",
-                             args.model, "--port", str(port), "--grpc-port", str(grpc_port)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   path = f"/v1/models/{args.model}:classify"
   body = json.dumps({"examples": [feature]}).encode()
   import grpc  # pylint: disable=g-import-not-at-top
@@ -108,18 +126,9 @@ def main() -> int:
   def rest_client():
     return lambda: _post(port, path, body)
 
+  server, port, grpc_port = start_server(args.output, args.model)
   results = {}
   try:
-    deadline = time.time() + 120
-    while True:
-      try:
-        if _post(port, path, body) == 200:
-          break
-      except OSError:
-        pass
-      if time.time() > deadline:
-        raise RuntimeError("the server did not come up")
-      time.sleep(0.5)
     for protocol, make_client in (("rest", rest_client), ("grpc", grpc_client)):
       warm = make_client()
       for _ in range(50):

@@ -44,6 +44,16 @@ class ModelMetadata:
         return modality
     return None
 
+  @property
+  def input_feature(self) -> str:
+    """The raw feature serving reads (the first serving feature; "image" for a model without metadata)."""
+    return self.serving_features[0] if self.serving_features else features.IMAGE_KEY
+
+  @property
+  def image_feature(self) -> Optional[str]:
+    """The feature holding an image's encoded bytes; None for a text model."""
+    return None if self.modality == features.TEXT_KEY else self.input_feature
+
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
 

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Set
 
 from core import model_files
 from core.errors import LabelError
@@ -40,6 +40,12 @@ class VersionLabels:
   def to_json(self) -> Dict[str, object]:
     return {"labels": dict(sorted(self.labels.items())), "stable_history": list(self.stable_history),
             "updated": self.updated}
+
+
+def pinned_versions(labels: VersionLabels) -> Set[int]:
+  """The versions a server keeps loaded whatever its version policy: every labelled one, and the stable version
+  before the current one (so a rollback switches to a loaded version)."""
+  return set(labels.labels.values()) | set(labels.stable_history[-1:])
 
 
 def labels_path(model_dir: str) -> str:

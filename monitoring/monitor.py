@@ -77,7 +77,7 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
     rows = [r for r, v in zip(rows, versions) if v == version]
   version_dir = os.path.join(OutputLayout(output).serving_dir(model), str(version))
   loaded = model_loader.load_model(version_dir)
-  key = loaded.metadata.serving_features[0] if loaded.metadata.serving_features else features.IMAGE_KEY
+  key = loaded.metadata.input_feature
   modality = loaded.metadata.modality or features.IMAGE_KEY
   run = _pushing_run(output, version_dir)
   example_gen = next(n for n, outs in run.outputs.items() if n.endswith("ExampleGen") and "examples" in outs)

@@ -49,23 +49,17 @@ def promote_checks(output: str, model: str, labels_csv: Optional[str] = None,
 
 def _answers(version_dir: str, version: int) -> RolloutCheck:
   from inference import model_loader  # pylint: disable=g-import-not-at-top
-  from serving.model_server import warmup_examples  # pylint: disable=g-import-not-at-top
+  from serving.model_server import as_tensor, warmup_examples  # pylint: disable=g-import-not-at-top
 
   name = "the canary loads and answers"
   started = time.time()
   try:
     loaded = model_loader.load_model(version_dir)
-    outputs = loaded.serving_fn(examples=_tensor(warmup_examples(loaded.metadata)))
+    outputs = loaded.serving_fn(examples=as_tensor(warmup_examples(loaded.metadata)))
     label = outputs["label"].numpy()[0].decode("utf-8", "replace")
   except Exception as e:  # pylint: disable=broad-except
     return RolloutCheck(name, False, f"version {version}: {str(e).strip().splitlines()[0] if str(e).strip() else e}")
   return RolloutCheck(name, True, f"version {version} loaded and answered {label!r} in {time.time() - started:.1f} s")
-
-
-def _tensor(examples):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  return tf.constant(examples, dtype=tf.string)
 
 
 def _no_drift(output: str, model: str, canary: int, since: float) -> RolloutCheck:

@@ -27,7 +27,6 @@ from core.errors import BadRequest
 from serving import limits as limits_lib
 from serving.metrics import Metrics
 from serving.model_server import ModelServer
-from serving.rest_api import image_key_of
 
 def tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
   """A TensorProto of a float, int or bytes array (what the serving signature answers), without TensorFlow ops."""
@@ -70,7 +69,7 @@ class _Service(prediction_service_pb2_grpc.PredictionServiceServicer, model_serv
     try:
       served, label = self._route(spec, context)
       examples = examples_of()
-      limits_lib.check_examples(examples, image_key_of(served.model.metadata), self.limits)
+      limits_lib.check_examples(examples, served.model.metadata.image_feature, self.limits)
       try:
         outputs = served.predict(examples)
       except Exception as e:  # pylint: disable=broad-except

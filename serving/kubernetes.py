@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional
 
-from serving.metrics import HEALTH_PATH, METRICS_PATH, READY_PATH
+from serving.metrics import GRACE_SECONDS, HEALTH_PATH, METRICS_PATH, READY_PATH
 
 MODELS_DIR = "/models"  # the --output the pods serve: /models/serving/<model>/<version>
-SERVE_GRACE_SECONDS = 20  # serving.serve.ServeSettings.grace_seconds
 
 
 @dataclasses.dataclass
@@ -76,7 +75,7 @@ def manifests(settings: KubernetesSettings) -> List[Dict[str, Any]]:
   }
   pod_spec: Dict[str, Any] = {
       "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000},
-      "terminationGracePeriodSeconds": SERVE_GRACE_SECONDS + 10,
+      "terminationGracePeriodSeconds": GRACE_SECONDS + 10,
       "containers": [container],
   }
   if settings.storage_uri:

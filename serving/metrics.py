@@ -5,6 +5,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 HEALTH_PATH, READY_PATH = "/healthz", "/readyz"  # Kubernetes liveness and readiness probes
+GRACE_SECONDS = 20  # on SIGTERM, how long requests in flight may take (below Kubernetes' default 30 s)
 
 
 class Metrics:

@@ -58,8 +58,7 @@ def warmup_examples(metadata: model_files.ModelMetadata) -> List[bytes]:
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(buffer, format="PNG")
     value = buffer.getvalue()
-  key = metadata.serving_features[0] if metadata.serving_features else "image"
-  return serialized_examples([{key: value}])
+  return serialized_examples([{metadata.input_feature: value}])
 
 
 class ModelServer:
@@ -145,7 +144,7 @@ class ModelServer:
       model_dir = os.path.join(self.root, name)
       on_disk = model_files.version_dirs(model_dir)
       labels = self._read_labels(name, model_dir)
-      pinned = set(labels.labels.values()) | set(labels.stable_history[-1:])
+      pinned = version_labels.pinned_versions(labels)
       wanted = set(on_disk[:1] if self.version_policy == "latest" else on_disk) | (pinned & set(on_disk))
       with self._lock:
         loaded = set(self._versions.get(name, {}))
@@ -202,14 +201,14 @@ class ModelServer:
     started = time.time()
     try:
       model = model_loader.load_model(path)
-      model.serving_fn(examples=_as_tensor(warmup_examples(model.metadata)))  # warm up before taking traffic
+      model.serving_fn(examples=as_tensor(warmup_examples(model.metadata)))  # warm up before taking traffic
     except Exception as e:  # pylint: disable=broad-except
       logging.error("cannot load %s: %s", path, e)
       with self._lock:
         self._failed.setdefault(name, {})[version] = str(e)
       return
     serving_fn = model.serving_fn
-    batcher = Batcher(lambda examples: {k: v.numpy() for k, v in serving_fn(examples=_as_tensor(examples)).items()},
+    batcher = Batcher(lambda examples: {k: v.numpy() for k, v in serving_fn(examples=as_tensor(examples)).items()},
                       self.max_batch_size, self.batch_timeout,
                       on_batch=(lambda size, n=name, v=version: self.on_batch(n, v, size)) if self.on_batch else None)
     with self._lock:
@@ -276,7 +275,8 @@ def routing_bucket(routing_key: str) -> int:
   return int.from_bytes(hashlib.sha256(routing_key.encode("utf-8")).digest()[:8], "big") % 10_000
 
 
-def _as_tensor(examples: List[bytes]):
+def as_tensor(examples: List[bytes]):
+  """Serialized examples as the string tensor `serving_default` takes."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   return tf.constant(examples, dtype=tf.string)

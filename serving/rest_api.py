@@ -43,7 +43,6 @@ from serving.model_server import ModelServer
 
 APIS = ("predict", "classify", "explain")
 VERSION_HEADER = "X-Modelfab-Model-Version"
-MODEL_CARD_JSON, MODEL_CARD_HTML = model_card_lib.JSON_FILE, model_card_lib.HTML_FILE
 ROUTING_KEY_HEADER = "X-Modelfab-Routing-Key"
 
 
@@ -96,7 +95,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
         limits_lib.check_example_count(len(body.get("examples") or []), limits)
         examples = rest_codec.examples_from_classify(body, metadata.serving_features)
         layout = "classify"
-      limits_lib.check_examples(examples, image_key_of(metadata), limits)
+      limits_lib.check_examples(examples, metadata.image_feature, limits)
       if api == "explain":
         if explainer is None:
           raise LookupError("explanations are off: start the server with `modelfab serve --explain`")
@@ -178,7 +177,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
     outputs = {k: {"dtype": spec.dtype.name, "tensor_shape": [d for d in spec.shape.as_list()]}
                for k, spec in fn.structured_outputs.items()}
     extra = {**served.model.metadata.to_json(), "labels": server.labels(name)}
-    if os.path.isfile(os.path.join(served.model.path, MODEL_CARD_JSON)):
+    if os.path.isfile(os.path.join(served.model.path, model_card_lib.JSON_FILE)):
       extra["model_card"] = f"/v1/models/{name}/versions/{served.version}/model_card"
     return JSONResponse({"model_spec": {"name": name, "signature_name": "", "version": str(served.version)},
                          "metadata": {"signature_def": {"signature_def": {features.SERVING_SIGNATURE: {
@@ -205,7 +204,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
     except LookupError as e:
       return error(404, str(e.args[0]))
     as_json = request.query_params.get("format") == "json"
-    path = os.path.join(served.model.path, MODEL_CARD_JSON if as_json else MODEL_CARD_HTML)
+    path = os.path.join(served.model.path, model_card_lib.JSON_FILE if as_json else model_card_lib.HTML_FILE)
     if not os.path.isfile(path):
       return error(404, f"version {served.version} of {name} has no model card (pushed before model cards existed)")
     return FileResponse(path, media_type="application/json" if as_json else "text/html",
@@ -239,10 +238,3 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
   return app
-
-
-def image_key_of(metadata) -> Optional[str]:
-  """The feature that holds an image's encoded bytes, or None for a text model."""
-  if metadata.modality == "text":
-    return None
-  return metadata.serving_features[0] if metadata.serving_features else features.IMAGE_KEY

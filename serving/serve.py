@@ -9,7 +9,7 @@ from typing import List, Optional
 from core.layout import OutputLayout
 from serving.explanations import ExplainService
 from serving.limits import RequestLimits
-from serving.metrics import Metrics
+from serving.metrics import GRACE_SECONDS, Metrics
 from serving.model_server import ModelServer
 from serving.request_log import RequestLogger
 from serving.rest_api import create_app
@@ -29,7 +29,7 @@ class ServeSettings:
   explain: bool = False
   canary_percent: float = 0.0
   limits: RequestLimits = dataclasses.field(default_factory=RequestLimits)
-  grace_seconds: int = 20  # on SIGTERM, how long requests in flight may take (below Kubernetes' default 30 s)
+  grace_seconds: int = GRACE_SECONDS
 
 
 def make_server(output: str, settings: ServeSettings = ServeSettings()):

@@ -27,8 +27,7 @@ def model_config_text(serving_root: str, model_names: List[str]) -> str:
     if not on_disk:
       raise LabelError(f"{model_dir}: no pushed version")
     labels = version_labels.read_labels(model_dir)
-    versions = sorted((set(on_disk[:1]) | set(labels.labels.values()) | set(labels.stable_history[-1:]))
-                      & set(on_disk))
+    versions = sorted((set(on_disk[:1]) | version_labels.pinned_versions(labels)) & set(on_disk))
     entry = config.model_config_list.config.add(name=name, base_path=model_dir, model_platform="tensorflow")
     entry.model_version_policy.specific.versions.extend(versions)
     for label, version in sorted(labels.labels.items()):

@@ -10,8 +10,8 @@ from prometheus_client import generate_latest
 
 from cli import main as cli
 from pipelines import config
-from serving import grafana, kubernetes
-from serving.metrics import HEALTH_PATH, METRICS_PATH, READY_PATH, Metrics
+from serving import grafana
+from serving.metrics import GRACE_SECONDS, HEALTH_PATH, METRICS_PATH, READY_PATH, Metrics
 
 K8S_VERSION = "1.30.0"
 
@@ -42,7 +42,7 @@ def test_manifests_validate_offline_and_probe_the_servers_endpoints(output, tmp_
   assert container["livenessProbe"]["httpGet"]["path"] == HEALTH_PATH
   assert container["command"][:3] == ["modelfab", "serve", "--output"] and "digits-cnn" in container["command"]
   assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-  assert pod["spec"]["terminationGracePeriodSeconds"] > kubernetes.SERVE_GRACE_SECONDS
+  assert pod["spec"]["terminationGracePeriodSeconds"] > GRACE_SECONDS
   assert pod["metadata"]["annotations"]["prometheus.io/path"] == METRICS_PATH
   assert set(container["resources"]) == {"requests", "limits"}
   ports = {p["name"] for p in documents["service"]["spec"]["ports"]}
