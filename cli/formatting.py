@@ -38,10 +38,21 @@ def compression_line(report) -> str:
           f"{tflite['latency_ms']:.3f} vs {float_['latency_ms']:.3f} ms/example at batch 1; {verdict}")
 
 
+def spans_text(numbers) -> str:
+  """'3', '3-5' or '1, 4, 5': the spans a run read."""
+  from readers import spans  # pylint: disable=g-import-not-at-top
+
+  return spans.describe(numbers)
+
+
 def summary_lines(summary, seconds: float) -> List[str]:
   """What `modelfab run` prints at the end: components, metrics, blessing, tuning, compression, the push."""
   lines = ["", f"run {summary.run_id} finished in {seconds:.1f}s"]
   lines += [f"  {name:<20} {state}" for name, state in summary.components.items()]
+  if summary.spans:
+    lines.append(f"spans: {spans_text(summary.spans)}")
+  if summary.drift:
+    lines.append(f"drift gate, span {summary.drift['span']}: {summary.drift['verdict']}")
   if summary.metrics:
     lines.append("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in names.SUMMARY_METRICS
                                               if k in summary.metrics))
@@ -63,7 +74,8 @@ def summary_lines(summary, seconds: float) -> List[str]:
 
 def format_runs(runs) -> str:
   """The `modelfab runs` table: one line per run, newest last."""
-  header = ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED", "PUSHED"]
+  header = ["RUN", "STARTED", "PIPELINE", "SPANS", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED",
+            "PUSHED"]
   rows = []
   for r in runs:
     executed = r.executed()
@@ -72,13 +84,16 @@ def format_runs(runs) -> str:
            else ",".join(executed))
     interrupted = [n for n, state in r.components.items() if state == "interrupted"]
     running = [n for n, state in r.components.items() if state == "running"]
-    if interrupted:
+    failed = [n for n, state in r.components.items() if state == "failed"]
+    if failed:
+      ran = f"failed in {','.join(failed)}" + (f" (ran {','.join(executed)})" if executed else "")
+    elif interrupted:
       ran = f"interrupted in {','.join(interrupted)}" + (f" (ran {','.join(executed)})" if executed else "")
     elif running:
       ran = f"running {','.join(running)}" + (f" (ran {','.join(executed)})" if executed else "")
     metric = lambda name: f"{r.metrics[name]:.4f}" if name in r.metrics else "-"
     blessed = {True: "yes", False: "no", None: "-"}[r.blessed]
-    rows.append([r.run_id, r.started_text, r.pipeline_name, ran, (r.precision or {}).get("precision", "-"),
+    rows.append([r.run_id, r.started_text, r.pipeline_name, spans_text(r.spans) if r.spans else "-", ran, (r.precision or {}).get("precision", "-"),
                  metric(names.ACCURACY),
                  metric(names.MACRO_F1), blessed, r.pushed_version or "-"])
   widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]

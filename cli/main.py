@@ -12,11 +12,11 @@ import os
 import sys
 from typing import List, Optional
 
-from cli import common, deploy, explain, inspection, predict, rollout, run, serve
+from cli import common, deploy, explain, inspection, predict, rollout, run, serve, watch
 from core.errors import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, ModelfabError, find_in_chain
 from core.process_exit import exit_without_teardown
 
-COMMAND_GROUPS = (run, predict, explain, serve, rollout, deploy, inspection)  # each registers its commands, in this order in --help
+COMMAND_GROUPS = (run, watch, predict, explain, serve, rollout, deploy, inspection)  # each registers its commands, in this order in --help
 
 
 def _quiet_libraries(verbose: bool) -> None:

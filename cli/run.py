@@ -18,13 +18,47 @@ from core.errors import UsageError
 from core.layout import OutputLayout
 from pipelines import config as config_lib
 from pipelines import memory
+from readers import spans
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
   """Adds `run` and `compile`, which share the pipeline settings."""
-  settings = argparse.ArgumentParser(add_help=False, parents=[common])  # shared by `run` and `compile`
+  settings = pipeline_settings(common)
+  run = sub.add_parser("run", parents=[settings],
+                       help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
+  add_run_flags(run)
+  run.set_defaults(handler=cmd_run)
+
+  compile_ = sub.add_parser("compile", parents=[settings],
+                            help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) or Vertex AI (.json)")
+  compile_.add_argument("--output", default="pipeline.yaml",
+                        help="the compiled file: .yaml = KFP v2 PipelineSpec, .json = Vertex AI PipelineJob "
+                             "(default: %(default)s)")
+  compile_.add_argument("--image", required=True, help="container image built from this repository's Dockerfile")
+  compile_.add_argument("--pipeline-root", required=True,
+                        help="where artifacts (<root>/pipeline) and pushed models (<root>/serving) go, e.g. gs://...")
+  compile_.add_argument("--workers", type=int, default=1,
+                        help="Trainer workers; more than 1 trains as a Vertex AI job under MultiWorkerMirroredStrategy")
+  compile_.add_argument("--project", help="Google Cloud project (for --workers > 1)")
+  compile_.add_argument("--region", help="Google Cloud region (for --workers > 1)")
+  compile_.add_argument("--machine-type", help="machine type of each Trainer worker (default: n1-standard-8)")
+  compile_.set_defaults(handler=cmd_compile)
+
+
+def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+  """The pipeline settings `run`, `compile` and `watch` share (a parent parser)."""
+  settings = argparse.ArgumentParser(add_help=False, parents=[common])
   settings.add_argument("--preset", default="digits-cnn", choices=sorted(config_lib.PRESETS))
   settings.add_argument("--data", help="data location (default: the preset's embedded data)")
+  settings.add_argument("--spans", metavar="WHICH",
+                        help="with a span pattern in --data (e.g. 'incoming/span-{SPAN}'): which complete spans to "
+                             "train on: " + spans.SPANS_HELP)
+  settings.add_argument("--allow-drift", action="store_true",
+                        help="train on a new span even when the drift gate finds it drifted (recorded in the run)")
+  settings.add_argument("--drift-jsd", type=float, metavar="D",
+                        help="drift gate: Jensen-Shannon limit on derived features (default: 0.2)")
+  settings.add_argument("--drift-linf", type=float, metavar="D",
+                        help="drift gate: L-infinity limit on the class distribution (default: 0.2)")
   settings.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
                         help="image_folder (<data>/<class>/<image>) or tfrecord (files of tf.Example)")
   settings.add_argument("--epochs", type=int)
@@ -76,8 +110,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   settings.add_argument("--no-cache", action="store_true",
                         help="execute every component even when inputs are unchanged")
 
-  run = sub.add_parser("run", parents=[settings],
-                       help="run the pipeline locally (LocalDagRunner on Beam) and push a blessed model")
+  return settings
+
+
+def add_run_flags(run: argparse.ArgumentParser) -> None:
+  """The flags of a local run beyond the pipeline settings (`run` and `watch`)."""
   run.add_argument("--output", default=DEFAULT_OUTPUT,
                    help="pipeline root, ML Metadata store and serving dir go under it (default: %(default)s)")
   run.add_argument("--push-label", metavar="LABEL",
@@ -86,30 +123,14 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   run.add_argument("--wait", action="store_true",
                    help="when another run is using the output dir, wait for it instead of stopping at once")
 
-  run.set_defaults(handler=cmd_run)
-
-  compile_ = sub.add_parser("compile", parents=[settings],
-                            help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) or Vertex AI (.json)")
-  compile_.add_argument("--output", default="pipeline.yaml",
-                        help="the compiled file: .yaml = KFP v2 PipelineSpec, .json = Vertex AI PipelineJob "
-                             "(default: %(default)s)")
-  compile_.add_argument("--image", required=True, help="container image built from this repository's Dockerfile")
-  compile_.add_argument("--pipeline-root", required=True,
-                        help="where artifacts (<root>/pipeline) and pushed models (<root>/serving) go, e.g. gs://...")
-  compile_.add_argument("--workers", type=int, default=1,
-                        help="Trainer workers; more than 1 trains as a Vertex AI job under MultiWorkerMirroredStrategy")
-  compile_.add_argument("--project", help="Google Cloud project (for --workers > 1)")
-  compile_.add_argument("--region", help="Google Cloud region (for --workers > 1)")
-  compile_.add_argument("--machine-type", help="machine type of each Trainer worker (default: n1-standard-8)")
-  compile_.set_defaults(handler=cmd_compile)
-
 
 def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
   """The preset with the flags applied; UsageError naming the flag when a setting is out of bounds."""
   base = config_lib.PRESETS[args.preset]
   compiling = args.command == "compile"
   config = config_lib.preset(
-      args.preset, data=args.data, data_format=args.data_format,
+      args.preset, data=args.data, data_format=args.data_format, spans=args.spans,
+      allow_drift=args.allow_drift or None, drift_jsd=args.drift_jsd, drift_linf=args.drift_linf,
       output=args.pipeline_root if compiling else args.output, strategy=args.strategy,
       trainer_workers=args.workers if compiling else None, gcp_project=getattr(args, "project", None),
       gcp_region=getattr(args, "region", None), trainer_machine_type=getattr(args, "machine_type", None),

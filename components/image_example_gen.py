@@ -24,6 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components import span_inputs
 from core import features
 from readers import image_folder
 
@@ -60,7 +61,7 @@ def read_images(chunk: str, root: str):
   Serialized here, deterministically, as TFX's split would hash them: the same examples fall in the same split as
   when Example objects were passed on, and each is serialized once, for both the split key and the writer."""
   for relative_path in chunk.split("\0"):
-    label = relative_path.split("/", 1)[0]
+    label = relative_path.split("/")[-2]  # <class>/<image>, or <span folder>/<class>/<image>
     example = make_example(image_folder.ImageFile(os.path.join(root, relative_path), relative_path, label))
     yield example.SerializeToString(deterministic=True)
 
@@ -78,10 +79,16 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, An
 
   Beam gets the paths as a few NUL-joined strings: pickled as a list of 20,000 paths they cost a second."""
   root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-  files = [f for f in image_folder.list_image_folder(root) if fnmatch.fnmatch(f.relative_path, split_pattern)]
-  if not files:
+  spans = span_inputs.selected_spans(exec_properties)
+  if spans:  # every image of each span; the pattern only globs them for TFX's input fingerprint
+    relative_paths = [f"{folder}/{f.relative_path}" for _, folder in spans
+                      for f in image_folder.list_image_folder(os.path.join(root, folder))]
+  else:
+    relative_paths = [f.relative_path for f in image_folder.list_image_folder(root)
+                      if fnmatch.fnmatch(f.relative_path, split_pattern)]
+  if not relative_paths:
     raise image_folder.DataError(f"{root}: no image matches the split pattern {split_pattern!r}")
-  order = shuffled_order(f.relative_path for f in files)
+  order = shuffled_order(relative_paths)
   chunks = ["\0".join(order[i:i + FILES_PER_CHUNK]) for i in range(0, len(order), FILES_PER_CHUNK)]
   return (pipeline
           | "ListImages" >> beam.Create(chunks, reshuffle=False)
@@ -142,6 +149,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             file_name_suffix=".gz")
     payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    span_inputs.record_spans(output_dict, exec_properties)
     for artifact in examples:  # as TFX's Do records them
       if payload_format:
         examples_utils.set_payload_format(artifact, payload_format)

@@ -56,6 +56,10 @@ class AnomaliesFound(ModelfabError, RuntimeError):
   """The examples do not match the schema."""
 
 
+class DriftFound(ModelfabError, RuntimeError):
+  """A new span drifted from the data the blessed model was trained on; the message names each feature."""
+
+
 class PushError(ModelfabError, RuntimeError):
   """The model could not be pushed; the message names the destination and the cause."""
 

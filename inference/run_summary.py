@@ -37,6 +37,10 @@ class RunSummary:
   # The OnnxExporter's report (inference/onnx_export.py: verdict, agreement, largest difference, size, latency) plus
   # "pushed"; None when the run exported no ONNX model.
   onnx: Optional[Dict[str, Any]] = None
+  # The span numbers the run's ExampleGen read (data in spans, readers/spans.py); None for data without spans.
+  spans: Optional[List[int]] = None
+  # The DriftGate's report (components/drift_gate.py: span, baseline, checks, verdict); None when it did not finish.
+  drift: Optional[Dict[str, Any]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -63,7 +67,7 @@ class RunSummary:
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
             "baseline_model": self.baseline_model, "model": self.output_uri(names.TRAINER, "model"),
             "serving_check_failure": self.serving_check_failure, "compression": self.compression,
-            "tuning": self.tuning, "precision": self.precision}
+            "tuning": self.tuning, "precision": self.precision, "spans": self.spans, "drift": self.drift}
 
 
 def open_store(metadata_path: str):
@@ -159,11 +163,34 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   onnx = read_onnx_report(outputs.get(names.ONNX_EXPORTER, {}).get("onnx_model"))
   if onnx is not None:
     onnx["pushed"] = bool(pushed_to and onnx.get("blessed"))
+  examples = next((outs["examples"][0] for node, outs in outputs.items()
+                   if node.endswith("ExampleGen") and outs.get("examples")), None)
+  drift_report = outputs.get(names.DRIFT_GATE, {}).get("drift_report")
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
+                    spans=read_spans(examples) if examples is not None else None,
+                    drift=_read_json(drift_report[0].uri, names.DRIFT_REPORT_FILE) if drift_report else None,
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
                     precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
                     outputs=outputs)
+
+
+def read_spans(examples_artifact) -> Optional[List[int]]:
+  """The span numbers an ExampleGen's Examples artifact (MLMD) was made from; None when its data had no spans."""
+  if names.SPANS_PROPERTY not in examples_artifact.custom_properties:
+    return None
+  value = examples_artifact.custom_properties[names.SPANS_PROPERTY].string_value
+  return [int(n) for n in value.split(",") if n]
+
+
+def _read_json(folder: str, file_name: str) -> Optional[Dict[str, Any]]:
+  import json  # pylint: disable=g-import-not-at-top
+
+  try:
+    with open(os.path.join(folder, file_name), encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
 
 
 def read_precision(model_artifacts) -> Optional[Dict[str, str]]:

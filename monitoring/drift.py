@@ -20,7 +20,7 @@ from core import features, model_files
 
 @dataclasses.dataclass
 class Check:
-  kind: str  # "input drift" | "prediction drift" | "live accuracy"
+  kind: str  # "input drift" | "prediction drift" | "live accuracy" | "span drift"
   feature: str
   measure: str  # "jensen_shannon" | "l_infinity" | "accuracy drop"
   value: float
@@ -97,3 +97,33 @@ def drift_checks(kind: str, baseline, traffic, jsd: float, linf: float) -> List[
       checks.append(Check(kind, ".".join(info.path.step), measure, float(measurement.value),
                           float(measurement.threshold)))
   return checks
+
+
+LABEL_COLUMN = "label"  # the class distribution, compared beside the derived features between spans
+
+
+def read_split_values(examples_uri: str, split: str, keys, limit: int = 5000) -> Dict[str, List[bytes]]:
+  """key -> the bytes of that feature in up to `limit` raw examples of a split (examples lacking any key are
+  skipped)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from inference.model_check import read_split_records  # pylint: disable=g-import-not-at-top
+
+  values = {key: [] for key in keys}
+  for record in read_split_records(examples_uri, split, limit):
+    feature = tf.train.Example.FromString(record).features.feature
+    if all(key in feature and feature[key].bytes_list.value for key in keys):
+      for key in keys:
+        values[key].append(feature[key].bytes_list.value[0])
+  return values
+
+
+def span_drift_checks(baseline_values: List[bytes], baseline_labels: List[str], span_values: List[bytes],
+                      span_labels: List[str], modality: str, model_dir: str, jsd: float, linf: float) -> List[Check]:
+  """The drift gate's checks: the derived features (Jensen-Shannon) and the class distribution (L-infinity) of a
+  new span against the data a model was trained on."""
+  baseline = derived_features(baseline_values, modality, model_dir)
+  baseline[LABEL_COLUMN] = list(baseline_labels)
+  span = derived_features(span_values, modality, model_dir)
+  span[LABEL_COLUMN] = list(span_labels)
+  return drift_checks("span drift", baseline, span, jsd, linf)

@@ -32,20 +32,6 @@ DEFAULT_THRESHOLDS = {"input_jsd": 0.2, "input_linf": 0.2, "prediction_jsd": 0.3
 MIN_REQUESTS = 20
 
 
-def _read_split(examples_uri: str, split: str, key: str, limit: int = 5000) -> List[bytes]:
-  """The `key` bytes of up to `limit` raw examples of a split."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  from inference.model_check import read_split_records  # pylint: disable=g-import-not-at-top
-
-  values = []
-  for record in read_split_records(examples_uri, split, limit):
-    feature = tf.train.Example.FromString(record).features.feature.get(key)
-    if feature is not None and feature.bytes_list.value:
-      values.append(feature.bytes_list.value[0])
-  return values
-
-
 def _pushing_run(output: str, version_dir: str):
   from inference import run_summary  # pylint: disable=g-import-not-at-top
 
@@ -83,7 +69,7 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
   example_gen = next(n for n, outs in run.outputs.items() if n.endswith("ExampleGen") and "examples" in outs)
   examples_uri = run.outputs[example_gen]["examples"][0].uri
 
-  train_values = _read_split(examples_uri, "train", key)
+  train_values = drift.read_split_values(examples_uri, "train", [key])[key]
   traffic_values = [r[key] for r in rows if key in r]
   checks = drift.drift_checks("input drift", drift.derived_features(train_values, modality, version_dir),
                               drift.derived_features(traffic_values, modality, version_dir), limits["input_jsd"],
@@ -91,7 +77,7 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
 
   from inference import predict  # pylint: disable=g-import-not-at-top
 
-  eval_values = _read_split(examples_uri, "eval", key)
+  eval_values = drift.read_split_values(examples_uri, "eval", [key])[key]
   eval_out = predict.predict_serialized(loaded, predict.serialized_examples([{key: v} for v in eval_values]))
   baseline = pd.DataFrame({"predicted_label": [label.decode("utf-8", "replace")
                                                for label in eval_out[features.PREDICTED_LABEL]],

@@ -10,11 +10,12 @@ import dataclasses
 import math
 import os
 import pathlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from core import features, names, version_labels
 from core.layout import OutputLayout
 from models import tasks  # imports no TensorFlow
+from readers import spans as spans_lib
 from pipelines import fingerprint
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -48,6 +49,18 @@ class PipelineConfig:
   data: str
   output: str
   data_format: str = "image_folder"
+  # Data in spans (readers/spans.py): `data` holds {SPAN}, `spans` chooses among the complete ones (latest, all,
+  # N, A-B). `local_runner.build` resolves them into `span_folders`, (number, folder) oldest first, before the run.
+  spans: Optional[str] = None
+  span_folders: Tuple[Tuple[int, str], ...] = ()
+  # The drift gate before Transform (components/drift_gate.py), on span data once a model was pushed: the newest
+  # span against the data that model was trained on. `drift_baseline` ({"examples", "model_dir", "version"}) is
+  # found by `local_runner.build`; the limits are Jensen-Shannon divergence (derived features) and L-infinity
+  # distance (labels), those `modelfab monitor` uses for input drift.
+  allow_drift: bool = False
+  drift_jsd: float = 0.2
+  drift_linf: float = 0.2
+  drift_baseline: Optional[Dict[str, str]] = None
   text_column: str = features.TEXT_KEY  # for text_csv data
   label_column: str = features.RAW_LABEL_KEY  # for text_csv data
   model_name: str = "model"
@@ -134,6 +147,16 @@ class PipelineConfig:
     if not self.data:
       raise ValueError(f"--data is required: the {self.pipeline_name} preset has no embedded data (make a "
                        "CIFAR-10-like set with `python benchmarks/cifar_benchmark.py --make-data DIR --images N`)")
+    if self.spans is not None and not spans_lib.has_span_token(self.data):
+      raise ValueError(f"--spans needs a span pattern in --data (e.g. 'incoming/span-{spans_lib.SPAN_TOKEN}'), "
+                       f"not {self.data}")
+    if self.spans is not None:
+      spans_lib.parse_selection(self.spans)
+    if spans_lib.has_span_token(self.data):
+      spans_lib.pattern_root(self.data)  # the pattern's shape
+    elif self.allow_drift:
+      raise ValueError("--allow-drift applies to data in spans (--data with {SPAN}); the drift gate compares a new "
+                       "span with what the blessed model was trained on")
     if self.hparams.get("precision") not in (None, *names.PRECISIONS):
       raise ValueError(f"--precision must be one of {', '.join(names.PRECISIONS)}, got "
                        f"{self.hparams['precision']!r}")
@@ -157,6 +180,7 @@ class PipelineConfig:
       raise ValueError("--tune and --hparams-from exclude each other: --hparams-from reuses an earlier search "
                        "instead of tuning again")
     values = {**self.hparams, "min_accuracy": self.min_accuracy, "eval_percent": self.eval_percent,
+              "drift_jsd": self.drift_jsd, "drift_linf": self.drift_linf,
               "tune_trials": self.tune_trials, "tune_max_minutes": self.tune_max_minutes,
               "num_classes": self.num_classes, "trainer_workers": self.trainer_workers,
               "max_accuracy_drop": self.max_accuracy_drop}
@@ -199,6 +223,8 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "trainer_workers": (1, 1024, False),
     "prune_sparsity": (0.0, 0.99, True),
     "max_accuracy_drop": (0.0, 1.0, False),
+    "drift_jsd": (0.0, 1.0, True),
+    "drift_linf": (0.0, 1.0, True),
     "tune_trials": (1, 1000, False),
     "tune_max_minutes": (0.0, 10_000.0, True),
 }

@@ -1,12 +1,41 @@
 """Checks the input data before the pipeline starts, and counts its classes (the Evaluator needs the number)."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
-from readers import image_folder, text_csv, tfrecords
 from core.errors import CheckpointError, DataError
+from core.layout import OutputLayout
 from pipelines.config import PipelineConfig
+from readers import image_folder, spans, text_csv, tfrecords
+
+
+def resolve_spans(config: PipelineConfig, notes: Optional[List[str]] = None) -> PipelineConfig:
+  """`config` with `span_folders` chosen by `spans` when `data` is a span pattern (DataError naming the pattern or
+  span when none fits; a skipped incomplete span is appended to `notes`); unchanged otherwise."""
+  if not spans.has_span_token(config.data):
+    return config
+  chosen = spans.select_spans(config.data, config.spans, notes)
+  return dataclasses.replace(config, span_folders=tuple((s.number, s.path) for s in chosen))
+
+
+def drift_baseline(config: PipelineConfig) -> Optional[Dict[str, str]]:
+  """What the drift gate compares a new span with: the ExampleGen output of the newest run of this pipeline that
+  pushed a model ({"examples": URI, "model_dir": the pushed version, "version", "spans"}), or None before any."""
+  metadata = OutputLayout(config.output).metadata_path
+  if not config.span_folders or not os.path.isfile(metadata):
+    return None
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
+
+  for run in reversed(run_summary.list_runs(metadata, config.pipeline_name)):
+    examples = next((outs["examples"][0] for node, outs in run.outputs.items()
+                     if node.endswith("ExampleGen") and outs.get("examples")), None)
+    if run.pushed_to and examples is not None:
+      trained = run_summary.read_spans(examples)
+      return {"examples": examples.uri, "model_dir": run.pushed_to, "version": run.pushed_version or "",
+              "spans": spans.describe(trained) if trained else ""}
+  return None
 
 
 def check_data(config: PipelineConfig, check_checkpoint: bool = True,
@@ -24,6 +53,16 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True,
       raise CheckpointError("the text-bert preset needs a BERT checkpoint directory "
                             "(--bert-checkpoint DIR: config.json, vocab.txt, model weights)")
     bert_checkpoint.check_checkpoint_dir(config.hparams["bert_checkpoint"], config.hparams.get("max_seq_length"))
+  if config.span_folders:  # each span checked as data of its own; the classes of all of them
+    one_span = lambda folder: dataclasses.replace(config, data=folder, span_folders=())
+    if config.data_format == "text_csv":
+      return len(set().union(*(text_csv.check_text_data(folder, config.text_column, config.label_column)
+                               for _, folder in config.span_folders)))
+    counts = [check_data(one_span(folder), False, decode_check) for _, folder in config.span_folders]
+    if config.data_format == "image_folder":
+      return len({e.name for _, folder in config.span_folders for e in os.scandir(folder)
+                  if e.is_dir() and not e.name.startswith(".")})
+    return max(counts)  # TFRecords: classes are counted per span
   if config.data_format == "text_csv":
     return len(text_csv.check_text_data(config.data, config.text_column, config.label_column))
   if config.data_format == "image_folder":
@@ -52,6 +91,9 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True,
 
 def estimate_examples(config: PipelineConfig) -> Optional[int]:
   """How many examples the data holds, cheaply (files or CSV lines, records); None for remote data."""
+  if config.span_folders:
+    return sum(estimate_examples(dataclasses.replace(config, data=folder, span_folders=()))
+               for _, folder in config.span_folders)
   if "://" in config.data:
     return None
   if config.data_format == "image_folder":

@@ -17,12 +17,20 @@ from core import names, output_dir
 from core.errors import CheckpointError, DataError
 from models import precision
 from pipelines import config as config_lib
-from pipelines.data_check import check_data, estimate_examples
+from pipelines.data_check import check_data, drift_baseline, estimate_examples, resolve_spans
+from readers import spans
 
 
 def build(config: config_lib.PipelineConfig):
   """Checks the data and returns the TFX pipeline for `config` with a local sqlite ML Metadata store."""
   config = config.resolved()
+  notes = []
+  config = resolve_spans(config, notes)  # DataError naming the pattern or span: nothing written
+  for note in notes:
+    print(f"[modelfab] note: {note}", flush=True)
+  if config.span_folders:
+    print(f"[modelfab] spans {spans.describe([n for n, _ in config.span_folders])} of {config.data} "
+          f"(--spans {config.spans or 'latest'})", flush=True)
   decode_check = []
   num_classes = check_data(config, decode_check=decode_check)  # before TFX is imported: bad data fails at once,
   # nothing written; the images decode in a child process while TFX is imported, and the wait is below
@@ -40,6 +48,8 @@ def build(config: config_lib.PipelineConfig):
   if choice.warning:
     print(f"[modelfab] warning: {choice.warning}", file=sys.stderr, flush=True)
   output_dir.prepare(config.output)  # created and writable, or OutputNotWritable naming it
+  if config.span_folders:
+    config = dataclasses.replace(config, drift_baseline=drift_baseline(config))
   return create_pipeline(
       config, num_classes,
       metadata_connection_config=metadata.sqlite_metadata_connection_config(config.metadata_path))

@@ -7,6 +7,7 @@ google-cloud-aiplatform, 5-9 s of every command on a 2-core machine (measured), 
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional
 
@@ -16,7 +17,6 @@ deferred_imports.defer_package_init("tfx.components")  # before the first tfx.co
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from tfx.components.evaluator.component import Evaluator
-from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
 from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.schema_gen.component import SchemaGen
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
@@ -31,40 +31,65 @@ from tfx.types import Channel, standard_artifacts
 
 from components import atomic_pusher
 from components.anomalies_gate import AnomaliesGate
+from components import span_inputs
 from components.baseline_resolver import PreviousBlessedModelStrategy
+from components.drift_gate import DriftGate
 from components.image_example_gen import ImageExampleGen
 from components.onnx_exporter import OnnxExporter
 from components.quantizer import Quantizer
 from components.serving_check import ServingCheck
 from components.text_csv_example_gen import TextCsvExampleGen
+from components.tfrecord_example_gen import TFRecordExampleGen
 from core import names
 from models import evaluation, tasks
 from pipelines.config import PipelineConfig
+from readers import spans as spans_lib
 
 PREPROCESSING_FN = "models.{task}.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
 TUNER_FN = "models.tuner.tuner_fn"
 
 
+# Each format's input pattern under its input base: one split, divided into train and eval by hash.
+INPUT_PATTERNS = {"image_folder": "*/*", "tfrecord": "*", "text_csv": "*.csv"}
+
+
 def make_example_gen(config: PipelineConfig):
-  """The ExampleGen for `config.data_format`, splitting train/eval by hash."""
+  """The ExampleGen for `config.data_format`, splitting train/eval by hash; on data in spans, it reads the
+  resolved `config.span_folders` (components/span_inputs.py)."""
   output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
       example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - config.eval_percent),
       example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_percent),
   ]))
+  input_base, pattern, spans = config.data, INPUT_PATTERNS[config.data_format], ()
+  if config.data_format == "text_csv" and config.data.lower().endswith(".csv"):
+    input_base, pattern = os.path.dirname(config.data), os.path.basename(config.data)
+  if config.span_folders:
+    input_base, span_glob = spans_lib.pattern_root(config.data)
+    pattern = os.path.join(span_glob, pattern)  # every span's files: TFX's input fingerprint
+    spans = [(number, os.path.relpath(folder, input_base)) for number, folder in config.span_folders]
+  input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)])
+  common = dict(input_base=input_base, input_config=input_config, output_config=output_config)
   if config.data_format == "image_folder":
-    input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*/*")])
-    return ImageExampleGen(input_base=config.data, input_config=input_config, output_config=output_config)
+    return ImageExampleGen(custom_config=span_inputs.make_custom_config(spans), **common)
   if config.data_format == "tfrecord":
-    return ImportExampleGen(input_base=config.data, output_config=output_config)
+    return TFRecordExampleGen(spans=spans, **common)
   if config.data_format == "text_csv":
-    is_file = config.data.lower().endswith(".csv")
-    pattern = os.path.basename(config.data) if is_file else "*.csv"
-    return TextCsvExampleGen(
-        input_base=os.path.dirname(config.data) if is_file else config.data,
-        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
-        output_config=output_config, text_column=config.text_column, label_column=config.label_column)
+    return TextCsvExampleGen(text_column=config.text_column, label_column=config.label_column, spans=spans,
+                             **common)
   raise ValueError(f"unknown data format {config.data_format!r}")
+
+
+def make_drift_gate(config: PipelineConfig, example_gen):
+  """The DriftGate on the newest span, on data in spans; None otherwise."""
+  if not config.span_folders:
+    return None
+  span, folder = config.span_folders[-1]
+  return DriftGate(examples=example_gen.outputs["examples"], span=span, span_folder=folder,
+                   data_format=config.data_format, input_key=tasks.get_task(config.task).SERVING_FEATURE_KEYS[0],
+                   text_column=config.text_column, label_column=config.label_column,
+                   baseline=json.dumps(config.drift_baseline or {}, sort_keys=True), jsd=config.drift_jsd,
+                   linf=config.drift_linf, allow_drift=int(config.allow_drift)).with_id(names.DRIFT_GATE)
 
 
 def make_stats_options(config: PipelineConfig):
@@ -138,7 +163,7 @@ def vertex_job_spec(config: PipelineConfig):
 def create_pipeline(config: PipelineConfig, num_classes: int,
                     metadata_connection_config: Optional[object] = None,
                     orchestrator: str = "local") -> tfx_pipeline.Pipeline:
-  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) -> Transform -> [Tuner or an Importer
+  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) [+ DriftGate on spans] -> Transform -> [Tuner or an Importer
   of earlier best hyperparameters] -> Trainer ->
   baseline Resolver -> Evaluator, ServingCheck, Quantizer (unless quantize is "none") -> Pusher (atomic), wired
   from `config`.
@@ -173,6 +198,9 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       # writing and parsing back transformed examples (12 KB of float pixels per 32x32 RGB image).
       materialize=False).with_id(names.TRANSFORM)
   transform.add_upstream_node(anomalies_gate)
+  drift_gate = make_drift_gate(config, example_gen)
+  if drift_gate is not None:
+    transform.add_upstream_node(drift_gate)
   trainer_config = {**module_config, "num_classes": num_classes}
   hyperparameters = make_hyperparameters(config, trainer_config, example_gen, transform, schema_gen)
   trainer = make_trainer(config, trainer_config, example_gen, transform, schema_gen, hyperparameters)
@@ -217,7 +245,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform]
+      components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
+      + ([drift_gate] if drift_gate else []) + [transform]
       + ([hyperparameters] if hyperparameters else [])
       + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else [])
       + ([onnx_exporter] if onnx_exporter else []) + [pusher],

@@ -10,6 +10,7 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 from core.errors import DataError
+from core.features import SPAN_DONE_MARKER
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -40,7 +41,7 @@ def list_image_folder(root: str, check_decodable: bool = True, notes: Optional[L
   entries = sorted(os.scandir(root), key=lambda e: e.name)
   hidden = [e.name for e in entries if e.name.startswith(".")]
   class_dirs = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
-  stray = [e.name for e in entries if not e.is_dir() and not e.name.startswith(".")]
+  stray = [e.name for e in entries if not e.is_dir() and not e.name.startswith(".") and e.name != SPAN_DONE_MARKER]
   if stray:
     path = os.path.join(root, stray[0])
     if not os.path.exists(path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from core import features
+from core.features import SPAN_DONE_MARKER
 from core.errors import DataError
 
 
@@ -53,8 +54,9 @@ def _check_example_features(example, path: str, index: int, label_key: str, imag
 
 
 def record_files(data_dir: str):
-  """The TFRecord files in `data_dir` (every file not hidden), sorted."""
-  return sorted(os.path.join(data_dir, n) for n in os.listdir(data_dir) if not n.startswith("."))
+  """The TFRecord files in `data_dir` (every file not hidden, and not a span's `_SUCCESS` marker), sorted."""
+  return sorted(os.path.join(data_dir, n) for n in os.listdir(data_dir)
+                if not n.startswith(".") and n != SPAN_DONE_MARKER)
 
 
 def count_records(data_dir: str) -> int:

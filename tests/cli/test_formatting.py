@@ -41,12 +41,24 @@ def test_the_runs_table_says_what_executed():
   cached = _summary(run_id="r2", components={"ImageExampleGen": "cached", "Trainer": "cached"})
   killed = _summary(run_id="r3", components={"ImageExampleGen": "ran", "Trainer": "interrupted"}, metrics={},
                     blessed=None, pushed_to=None)
-  lines = formatting.format_runs([_summary(), cached, killed]).splitlines()
-  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED",
-                             "PUSHED"]
+  stopped = _summary(run_id="r4", components={"ImageExampleGen": "ran", "DriftGate": "failed"}, metrics={},
+                     blessed=None, pushed_to=None, spans=[3, 4], precision=None)
+  lines = formatting.format_runs([_summary(), cached, killed, stopped]).splitlines()
+  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "SPANS", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1",
+                              "BLESSED", "PUSHED"]
   assert "Trainer,Pusher" in lines[1] and lines[1].split()[-3:] == ["0.9900", "yes", "1764756000"]
   assert "none (all cached)" in lines[2] and "bfloat16" in lines[2].split()
   assert "interrupted in Trainer (ran ImageExampleGen)" in lines[3] and lines[3].split()[-4:] == ["-", "-", "-", "-"]
+  assert lines[1].split()[4] == "-" and lines[4].split()[4] == "3-4"  # the spans each run read
+  assert "failed in DriftGate (ran ImageExampleGen)" in lines[4]
+
+
+def test_the_run_summary_names_spans_and_the_drift_verdict():
+  drift = {"span": 5, "verdict": "within the limits against the data version 17 was trained on"}
+  lines = formatting.summary_lines(_summary(spans=[3, 4, 5], drift=drift), 1)
+  assert "spans: 3-5" in lines
+  assert "drift gate, span 5: within the limits against the data version 17 was trained on" in lines
+  assert not any(line.startswith("spans") for line in formatting.summary_lines(_summary(), 1))
 
 
 def test_compression_and_tuning_lines():

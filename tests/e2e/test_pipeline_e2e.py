@@ -153,7 +153,7 @@ def test_tfrecord_input_runs_through_import_example_gen(tmp_path):
   assert cli.main(["run", "--data-format", "tfrecord", "--data", str(records), "--output", str(output),
                    "--epochs", "2", "--min-accuracy", "0"]) == 0
   summary = run_summary.latest_run_summary(str(output / "metadata.sqlite"), "digits-cnn")
-  assert "ImportExampleGen" in summary.components and summary.blessed
+  assert "TFRecordExampleGen" in summary.components and summary.blessed
   model_dir = predict.resolve_model_dir(str(output / "serving" / "digits-cnn"))
   predictions = predict.predict_images(model_dir, [str(p) for p, _ in _held_out_images(1)])
   assert {label for label, _ in predictions} <= {str(i) for i in range(10)}

@@ -43,7 +43,7 @@ def test_transform_sees_only_its_hyperparameters(tmp_path):
 
 
 @pytest.mark.parametrize("data_format, example_gen", [("image_folder", "ImageExampleGen"),
-                                                      ("tfrecord", "ImportExampleGen")])
+                                                      ("tfrecord", "TFRecordExampleGen")])
 def test_example_gen_follows_data_format(tmp_path, data_format, example_gen):
   c = config.preset("digits-cnn", output=str(tmp_path), data_format=data_format, eval_percent=10)
   components = _by_id(create_pipeline(c, num_classes=3))
