@@ -53,9 +53,9 @@ def run_argv(parser: argparse.ArgumentParser, args: argparse.Namespace) -> List[
     if not action.option_strings or action.dest in WATCH_ONLY_FLAGS:
       continue
     value = getattr(args, action.dest, None)
-    if value is None or value == action.default or value is False:
+    if value is None or value == action.default:
       continue
-    flag = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
+    flag = next(f for f in action.option_strings if f.startswith("--") and not f.startswith("--no-"))
     if isinstance(action, argparse.BooleanOptionalAction):
       argv.append(flag if value else "--no-" + flag[2:])
     elif value is True:

@@ -112,3 +112,24 @@ def test_executor_writes_readable_gzip_without_deflating_images(tmp_path):
   with filesystem.CompressedFile(open(tmp_path / "after.gz", "wb"), filesystem.CompressionTypes.GZIP) as out:
     out.write(b"a" * 100_000)
   assert (tmp_path / "after.gz").stat().st_size < 1_000
+
+
+def test_spans_are_read_with_their_folder_in_the_file_name_and_the_class_as_label(tmp_path):
+  from components import span_inputs  # pylint: disable=g-import-not-at-top
+  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
+
+  for span in (1, 2, 3):
+    for label in ("cat", "dog"):
+      for i in range(2):
+        write_image(tmp_path / "data" / f"span-{span}" / label / f"{i}.png", seed=span * 10 + i)
+    (tmp_path / "data" / f"span-{span}" / "_SUCCESS").write_text("")
+  config = proto_utils.proto_to_json(span_inputs.make_custom_config([(2, "span-2"), (3, "span-3")]))
+  out = tmp_path / "examples"
+  with beam.Pipeline() as pipeline:
+    examples = pipeline | image_example_gen._ImageFolderToExample(  # pylint: disable=protected-access
+        {"input_base": str(tmp_path / "data"), "custom_config": config}, "span-*/*/*")
+    _ = examples | beam.io.WriteToTFRecord(str(out / "part"))
+  parsed = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(tf.io.gfile.glob(str(out / "*")))]
+  read = sorted((e.features.feature["filename"].bytes_list.value[0].decode(),
+                 e.features.feature["label"].bytes_list.value[0].decode()) for e in parsed)
+  assert read == [(f"span-{s}/{label}/{i}.png", label) for s in (2, 3) for label in ("cat", "dog") for i in (0, 1)]

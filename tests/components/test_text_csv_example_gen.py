@@ -33,3 +33,13 @@ def test_bad_file_fails_before_beam_runs(tmp_path):
   (tmp_path / "data" / "a.csv").write_text("text,label\n,1\n")
   with pytest.raises(DataError, match=r"a.csv: row 1 .*empty text"):
     _read(tmp_path / "data", {})
+
+
+def test_only_the_chosen_spans_are_read(tmp_path):
+  for span, text in ((1, "old"), (2, "kept"), (3, "newest")):
+    (tmp_path / "data" / f"span-{span}").mkdir(parents=True)
+    (tmp_path / "data" / f"span-{span}" / "part.csv").write_text(f"text,label\n{text},x\n")
+  component = text_csv_example_gen.TextCsvExampleGen(input_base=str(tmp_path / "data"),
+                                                     spans=[(2, "span-2"), (3, "span-3")])
+  exec_properties = {"custom_config": component.exec_properties["custom_config"]}
+  assert _read(tmp_path / "data", exec_properties) == [("kept", "x"), ("newest", "x")]

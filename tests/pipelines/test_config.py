@@ -47,3 +47,15 @@ def test_cifar_preset_needs_data_and_is_a_residual_rgb_model():
   c = config.preset("cifar-resnet", data="/some/images")
   c.check_settings()
   assert c.task == "image_cnn" and c.hparams["residual"] and (c.hparams["image_size"], c.hparams["channels"]) == (32, 3)
+
+
+def test_span_settings_are_checked():
+  with pytest.raises(ValueError, match="--spans needs a span pattern in --data"):
+    config.preset("digits-cnn", spans="2").check_settings()
+  with pytest.raises(ValueError, match="--spans 'yesterday'"):
+    config.preset("digits-cnn", data="in/span-{SPAN}", spans="yesterday").check_settings()
+  with pytest.raises(ValueError, match="--allow-drift applies to data in spans"):
+    config.preset("digits-cnn", allow_drift=True).check_settings()
+  with pytest.raises(ValueError, match="--drift-jsd must be above 0.0"):
+    config.preset("digits-cnn", data="in/span-{SPAN}", drift_jsd=0.0).check_settings()
+  config.preset("digits-cnn", data="in/span-{SPAN}", spans="2-4", allow_drift=True).check_settings()

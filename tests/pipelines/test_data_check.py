@@ -1,7 +1,11 @@
 """The pre-flight data check: class counts from image folders and TFRecords, errors that name the file."""
+import dataclasses
+
+import pytest
 import tensorflow as tf
 
 from conftest import tfrecord_example, write_image
+from core.errors import DataError
 from pipelines import config, data_check
 
 
@@ -33,3 +37,20 @@ def test_estimate_examples_counts_images_and_csv_rows(tmp_path):
   texts = config_lib.preset("text-bert", data=str(csv_file), output=str(tmp_path))
   assert estimate_examples(texts) == 3
   assert estimate_examples(config_lib.preset("digits-cnn", data="gs://bucket/digits")) is None
+
+
+def test_spans_are_resolved_checked_and_their_classes_counted_together(tmp_path):
+  for span, classes in ((1, "ab"), (2, "bc"), (3, "ab")):
+    for name in classes:
+      write_image(tmp_path / f"span-{span}" / name / "x.png")
+      write_image(tmp_path / f"span-{span}" / name / "y.png")
+    (tmp_path / f"span-{span}" / "_SUCCESS").write_text("")
+  c = config.preset("digits-cnn", data=str(tmp_path / "span-{SPAN}"), spans="2")
+  resolved = data_check.resolve_spans(c)
+  assert resolved.span_folders == ((2, str(tmp_path / "span-2")), (3, str(tmp_path / "span-3")))
+  assert data_check.check_data(resolved) == 3  # a, b and c
+  assert data_check.estimate_examples(resolved) == 8
+  assert data_check.resolve_spans(config.preset("digits-cnn", data=str(tmp_path))).span_folders == ()
+  (tmp_path / "span-3" / "c").mkdir()  # an empty class folder in the newest span
+  with pytest.raises(DataError, match="span-3/c: class folder is empty"):
+    data_check.check_data(dataclasses.replace(resolved, span_folders=resolved.span_folders[1:]))

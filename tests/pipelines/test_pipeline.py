@@ -93,3 +93,27 @@ def test_tune_puts_the_tuner_before_the_trainer_and_hparams_uri_an_importer(tmp_
   assert "Tuner" not in imported and imported["hparams_importer"] in imported["Trainer"].upstream_nodes
   plain = _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)), num_classes=10))
   assert "hyperparameters" not in plain["Trainer"].inputs
+
+
+@pytest.mark.parametrize("data_format, pattern", [("image_folder", "span-*/*/*"), ("tfrecord", "span-*/*"),
+                                                  ("text_csv", "span-*/*.csv")])
+def test_spans_reach_the_example_gen_and_a_drift_gate_precedes_transform(tmp_path, data_format, pattern):
+  import json  # pylint: disable=g-import-not-at-top
+
+  from components import span_inputs  # pylint: disable=g-import-not-at-top
+
+  c = config.preset("digits-cnn", output=str(tmp_path), data=str(tmp_path / "in" / "span-{SPAN}"),
+                    data_format=data_format).resolved()
+  c = dataclasses.replace(c, span_folders=((4, str(tmp_path / "in" / "span-4")), (5, str(tmp_path / "in" / "span-5"))),
+                          drift_baseline={"examples": "/x", "version": "7"}, allow_drift=True)
+  components = _by_id(create_pipeline(c, num_classes=10))
+  example_gen = next(v for k, v in components.items() if k.endswith("ExampleGen"))
+  assert example_gen.exec_properties["input_base"] == str(tmp_path / "in")
+  assert pattern in example_gen.exec_properties["input_config"]
+  assert span_inputs.selected_spans(example_gen.exec_properties) == [(4, "span-4"), (5, "span-5")]
+  gate = components["DriftGate"]
+  assert gate in components["Transform"].upstream_nodes and example_gen in gate.upstream_nodes
+  assert gate.exec_properties["span"] == 5 and gate.exec_properties["span_folder"] == str(tmp_path / "in" / "span-5")
+  assert json.loads(gate.exec_properties["baseline"]) == {"examples": "/x", "version": "7"}
+  assert gate.exec_properties["allow_drift"] == 1
+  assert "DriftGate" not in _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)).resolved(), 10))
