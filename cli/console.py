@@ -78,6 +78,11 @@ class ConsoleLog:
     warnings.simplefilter("default")
     return self
 
+  def terminal_fd(self) -> int:
+    """The terminal's stderr (descriptor 2 before the block): for a child `modelfab` command, which routes its own
+    library logs and keeps its errors and progress for the user."""
+    return self._saved_fd if self._saved_fd is not None else 2
+
   def move_to(self, path: str) -> None:
     """Continues the log at `path` (e.g. in the output dir once it exists), keeping what was written so far."""
     if self.verbose or path == self.path:

@@ -88,7 +88,8 @@ def check_once(args: argparse.Namespace) -> int:
     return 0
   argv = [sys.executable, "-m", "cli.main", "run"] + run_argv(args.parser, args)
   started = time.time()
-  status = subprocess.call(argv)
+  console = getattr(args, "console", None)
+  status = subprocess.call(argv, stderr=console.terminal_fd() if console is not None else None)
   outcome = {0: "finished", EXIT_BUSY: "did not start: another run holds the output dir"}.get(status, "failed")
   log_decision(args.output, f"run on span {decision.span} {outcome} (exit {status}) in {time.time() - started:.0f}s")
   return status
