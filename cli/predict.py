@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cli.common import add_model_flag, check_image_files
-from core.errors import UsageError
+from core.errors import EXIT_FAILED, UsageError
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
@@ -14,10 +15,48 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   predict.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
   predict.add_argument("--text", action="append", default=[], help="a text to classify (text models), repeatable")
   predict.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
+  predict.add_argument("--batch", metavar="INPUT",
+                       help="predict everything in INPUT on Beam: a folder of images, a CSV file or folder of them, "
+                            "or TFRecords of tf.Examples (needs --output-file)")
+  predict.add_argument("--output-file", metavar="FILE",
+                       help="--batch: JSON Lines (id, label, score), or TF Serving PredictionLogs when FILE ends in "
+                            ".tfrecord or .tfrecord.gz")
+  predict.add_argument("--input-format", choices=("image_folder", "text_csv", "tfrecord"),
+                       help="--batch: what INPUT holds (default: found from its files)")
+  predict.add_argument("--text-column", default="text", help="--batch on CSV: the text column (default: text)")
+  predict.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                       help="--batch: a Beam pipeline argument, repeatable (e.g. --beam-arg=--direct_num_workers=2 "
+                            "--beam-arg=--direct_running_mode=multi_processing)")
   predict.set_defaults(handler=cmd_predict)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+  """`predict --batch`: the counts and the first failures; exit 1 when any example failed."""
+  if args.images or args.text or args.text_file:
+    raise UsageError("--batch predicts everything in its INPUT; give no image files or --text with it")
+  if not args.output_file:
+    raise UsageError("--batch needs --output-file FILE (.jsonl, .tfrecord or .tfrecord.gz)")
+  from inference import batch_predict  # pylint: disable=g-import-not-at-top
+
+  result = batch_predict.predict_batch(args.model, args.batch, args.output_file, args.input_format,
+                                       args.text_column, args.beam_arg)
+  print(f"predicted {result.predicted:,} examples in {result.seconds:.1f}s ({result.examples_per_second:,.0f}/s): "
+        f"{result.output_file}")
+  if result.failed:
+    for error in result.first_errors:
+      print(f"modelfab: error: {error['id']}: {error['error']}", file=sys.stderr)
+    where = result.errors_file or result.output_file
+    print(f"modelfab: error: {result.failed:,} example(s) could not be predicted (listed in {where})",
+          file=sys.stderr)
+    return EXIT_FAILED
+  return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+  if args.batch or args.output_file:
+    if not args.batch:
+      raise UsageError("--output-file goes with --batch INPUT")
+    return cmd_batch(args)
   texts = list(args.text)
   if args.text_file:
     try:

@@ -28,8 +28,17 @@ def predict_serialized(model: Union[str, LoadedModel], examples: List[bytes]):
   try:
     outputs = loaded.serving_fn(examples=tf.constant(examples))
   except tf.errors.InvalidArgumentError as e:
-    raise ModelError(f"{loaded.path}: the model refused the input ({e.message.splitlines()[0]})") from e
+    raise ModelError(f"{loaded.path}: the model refused the input ({tf_error_reason(e.message)})") from e
   return {k: v.numpy() for k, v in outputs.items()}
+
+
+def tf_error_reason(message: str) -> str:
+  """The line of a TensorFlow error that says what was wrong ("Unknown image file format. ..."), not its preamble
+  ("Graph execution error:", "Detected at node ...") or node names."""
+  preamble = ("Graph execution error", "Detected at node", "<stack traces")
+  lines = [line.strip() for line in message.splitlines()
+           if line.strip() and not line[0].isspace() and not line.startswith(preamble)]
+  return lines[-1] if lines else message.strip().splitlines()[0] if message.strip() else "no message"
 
 
 def _labels_and_scores(outputs) -> List[Tuple[str, float]]:
