@@ -1,13 +1,13 @@
 """Batch inference on Beam against one in-process loop calling the model in batches of 256.
 
-    python benchmarks/batch_inference_benchmark.py --model OUTPUT/serving/digits-cnn [--images DIR | --count 20000]
+    python benchmarks/batch_inference_benchmark.py --model OUTPUT/serving/digits-cnn [--images DIR] [--count 20000]
         [--workers 2]
 
 Both sides start from the files and a model on disk, and both are timed end to end: the loop loads the model, reads
 every image and calls `serving_default` on batches of 256 (inference.predict); `modelfab predict --batch` (inference
 .batch_predict) runs the same on Beam's DirectRunner, in one process and with `--workers` processes. The labels are
-compared example by example. Without --images, `--count` images are copies of the embedded digits (under a
-temporary folder).
+compared example by example. The `--count` images are copies, round by round, of the images under --images (an
+image folder; default: the embedded digits), made in a temporary folder.
 """
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ from inference import batch_predict  # pylint: disable=wrong-import-position
 DIGITS = pathlib.Path(__file__).resolve().parents[1] / "data" / "digits"
 
 
-def make_images(folder: pathlib.Path, count: int) -> pathlib.Path:
-  """`count` image files: the embedded digits, copied round by round into <folder>/<class>/<round>-<name>."""
-  sources = sorted(DIGITS.glob("*/*.png"))
+def make_images(source: pathlib.Path, folder: pathlib.Path, count: int) -> pathlib.Path:
+  """`count` image files: those of the image folder `source`, copied round by round into
+  <folder>/<class>/<round>-<name>."""
+  sources = sorted(p for p in source.glob("*/*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
   for i in range(count):
     source = sources[i % len(sources)]
     target = folder / source.parent.name / f"{i // len(sources)}-{source.name}"
@@ -68,17 +69,18 @@ def on_beam(model: str, folder: str, workers: int, output: str):
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--model", required=True)
-  parser.add_argument("--images", help="a folder of images (default: --count copies of the embedded digits)")
+  parser.add_argument("--images", default=str(DIGITS), help="an image folder to copy from (default: the digits)")
   parser.add_argument("--count", type=int, default=20_000)
   parser.add_argument("--workers", type=int, default=2)
+  parser.add_argument("--skip-one-worker", action="store_true", help="only the loop and --workers processes")
   args = parser.parse_args()
   work = pathlib.Path(tempfile.mkdtemp(prefix="batch-bench-"))
-  folder = args.images or str(make_images(work / "images", args.count))
+  folder = str(make_images(pathlib.Path(args.images), work / "images", args.count))
   model = batch_predict.check_model(args.model)
   loop_labels, loop_seconds = in_process_loop(model, folder)
   results = {"model": model, "images": len(loop_labels), "loop_seconds": round(loop_seconds, 2),
              "loop_per_second": round(len(loop_labels) / loop_seconds, 1)}
-  for workers in sorted({1, args.workers}):
+  for workers in sorted({args.workers} if args.skip_one_worker else {1, args.workers}):
     labels, seconds, result = on_beam(model, folder, workers, str(work / f"beam-{workers}.jsonl"))
     results[f"beam_{workers}_seconds"] = round(seconds, 2)
     results[f"beam_{workers}_per_second"] = round(result.examples_per_second, 1)

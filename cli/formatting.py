@@ -69,6 +69,11 @@ def summary_lines(summary, seconds: float) -> List[str]:
   if summary.serving_check_failure:
     lines.append(f"serving check: FAILED ({summary.serving_check_failure}); model not pushed")
   lines.append(f"pushed to: {summary.pushed_to}{_labels_of(summary.pushed_to)}" if summary.pushed_to else "pushed: no")
+  if summary.batch_inference:
+    inference = summary.batch_inference
+    lines.append(f"batch inference: {inference['reason']}" if inference.get("reason") else
+                 f"batch inference: {inference['predicted']:,} predicted, {inference['failed']:,} failed: "
+                 f"{inference['predictions']}")
   return lines
 
 

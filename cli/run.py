@@ -14,7 +14,7 @@ from typing import Optional
 from cli import formatting
 from cli.common import DEFAULT_OUTPUT
 from core import names, output_dir
-from core.errors import UsageError
+from core.errors import EXIT_FAILED, UsageError
 from core.layout import OutputLayout
 from pipelines import config as config_lib
 from pipelines import memory
@@ -120,6 +120,9 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
   run.add_argument("--push-label", metavar="LABEL",
                    help="label the pushed version (e.g. canary: it takes no default traffic until `modelfab "
                         "promote`; stable: it takes all of it)")
+  run.add_argument("--bulk-infer", metavar="INPUT",
+                   help="after the push, predict everything in INPUT with the pushed version on Beam (an image "
+                        "folder, CSV files or TFRecords), into the run's InferenceResult (predictions.jsonl)")
   run.add_argument("--wait", action="store_true",
                    help="when another run is using the output dir, wait for it instead of stopping at once")
 
@@ -139,6 +142,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
       push_label=getattr(args, "push_label", None), model_card_notes=args.model_card_notes,
+      bulk_infer=getattr(args, "bulk_infer", None),
       export_onnx=args.export_onnx,
       tune_trials=args.tune_trials, tune_algorithm=args.tune_algorithm, tune_max_minutes=args.tune_max_minutes,
       hparams_uri=resolve_hparams_from(args.hparams_from, None if compiling else args.output),
@@ -240,6 +244,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"library log: {args.console.path}")
   print(f"inspect: modelfab runs --output {output} | modelfab tensorboard --output {output} | "
         f"modelfab report --output {output}")
+  if summary.batch_inference and summary.batch_inference["failed"]:
+    print(f"modelfab: error: batch inference: {summary.batch_inference['failed']:,} example(s) could not be "
+          f"predicted (listed in {summary.batch_inference['predictions']})", file=sys.stderr)
+    return EXIT_FAILED
   return 0
 
 

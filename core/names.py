@@ -20,6 +20,7 @@ SERVING_CHECK = "ServingCheck"
 QUANTIZER = "Quantizer"
 ONNX_EXPORTER = "OnnxExporter"
 PUSHER = "Pusher"
+BATCH_INFERENCE = "BatchInference"
 
 # Metric keys, as TFMA records them (accuracy: models.evaluation.SparseCategoricalAccuracy) and as modelfab derives
 # them from the confusion matrix (inference.eval_metrics.per_class_metrics).
@@ -45,3 +46,4 @@ ONNX_REPORT_FILE = "onnx_export.json"  # inference/onnx_export.py
 COMPRESSION_REPORT_FILE = "compression.json"  # the Quantizer's report, inside its TFLiteModel artifact
 SPANS_PROPERTY = "modelfab_spans"  # the Examples artifact's span numbers, "3,4,5" (components/span_inputs.py)
 DRIFT_REPORT_FILE = "drift.json"  # the DriftGate's checks, inside its DriftReport artifact
+PREDICTIONS_FILE = "predictions.jsonl"  # the BatchInference step's JSON Lines, inside its InferenceResult artifact

@@ -137,24 +137,41 @@ class _Progress:
       print(f"[modelfab] batch inference: worker {os.getpid()} has predicted {self.done:,}{of}", flush=True)
 
 
-def make_model_handler(model_dir: str, total: Optional[int]):
+def make_model_handler(model_dir: str, total: Optional[int], threads: Optional[int] = None):
   """Beam's ModelHandler for a pushed SavedModel: loads it once per worker; `run_inference` yields, for each
-  serialized example of a batch, {"label", "score", "probabilities"} or {"error"}."""
+  serialized example of a batch, {"label", "score", "probabilities"} or {"error"}. `threads`: TensorFlow's threads
+  in each worker process (None: TensorFlow's default, all cores)."""
   from apache_beam.ml.inference import base  # pylint: disable=g-import-not-at-top
 
-  return type("SavedModelHandler", (_SavedModelHandler, base.ModelHandler), {})(model_dir, total)
+  return type("SavedModelHandler", (_SavedModelHandler, base.ModelHandler), {})(model_dir, total, threads)
+
+
+def threads_per_worker(beam_args: Sequence[str]) -> Optional[int]:
+  """The cores each worker process gets when the DirectRunner runs several (multi_processing): TensorFlow in each
+  worker would otherwise start a thread per core of the machine. None when Beam runs in this process."""
+  options = dict(arg.lstrip("-").split("=", 1) for arg in beam_args if "=" in arg)
+  if options.get("direct_running_mode") != "multi_processing":
+    return None
+  workers = int(options.get("direct_num_workers", "0") or 0) or os.cpu_count() or 1
+  return max(1, (os.cpu_count() or 1) // workers)
 
 
 class _SavedModelHandler:
   """The methods of the handler `make_model_handler` makes (a mixin, so Apache Beam is imported only when used)."""
 
-  def __init__(self, model_dir: str, total: Optional[int]):
+  def __init__(self, model_dir: str, total: Optional[int], threads: Optional[int]):
     self._model_dir = model_dir
     self._progress = _Progress(total)
+    self._threads = threads
 
   def load_model(self):
     from inference import model_loader  # pylint: disable=g-import-not-at-top
 
+    if self._threads:  # a worker process of its own: TensorFlow is not initialized yet
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+      tf.config.threading.set_intra_op_parallelism_threads(self._threads)
+      tf.config.threading.set_inter_op_parallelism_threads(self._threads)
     return model_loader.load_model(self._model_dir)
 
   def run_inference(self, batch: Sequence[bytes], model, inference_args=None):
@@ -263,7 +280,7 @@ def predict_batch(model_dir: str, input_path: str, output_file: str, input_forma
              | "Read" >> beam.FlatMap(read_source, input_path, input_format, text_column)
              | "Key" >> beam.Map(lambda item: ((item[0], item[1]), item[1])))
     results = keyed | "RunInference" >> base.RunInference(
-        base.KeyedModelHandler(make_model_handler(model_dir, total)))
+        base.KeyedModelHandler(make_model_handler(model_dir, total, threads_per_worker(beam_args))))
     if prediction_logs:
       _ = (results | "Predicted" >> beam.Filter(lambda kv: "error" not in kv[1])
            | "ToPredictionLog" >> beam.Map(_prediction_log, model_name, version)

@@ -41,6 +41,9 @@ class RunSummary:
   spans: Optional[List[int]] = None
   # The DriftGate's report (components/drift_gate.py: span, baseline, checks, verdict); None when it did not finish.
   drift: Optional[Dict[str, Any]] = None
+  # The BatchInference step (components/batch_inference.py): {"predicted", "failed", "predictions": the JSON Lines
+  # file, "model", "reason"}; None when the run had none.
+  batch_inference: Optional[Dict[str, Any]] = None
   # node id -> output key -> MLMD artifacts (cached nodes point at the artifacts of the run that made them)
   outputs: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -67,7 +70,8 @@ class RunSummary:
             "blessed": self.blessed, "pushed_to": self.pushed_to, "pushed_version": self.pushed_version,
             "baseline_model": self.baseline_model, "model": self.output_uri(names.TRAINER, "model"),
             "serving_check_failure": self.serving_check_failure, "compression": self.compression,
-            "tuning": self.tuning, "precision": self.precision, "spans": self.spans, "drift": self.drift}
+            "tuning": self.tuning, "precision": self.precision, "spans": self.spans, "drift": self.drift,
+            "batch_inference": self.batch_inference}
 
 
 def open_store(metadata_path: str):
@@ -169,6 +173,7 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     spans=read_spans(examples) if examples is not None else None,
                     drift=_read_json(drift_report[0].uri, names.DRIFT_REPORT_FILE) if drift_report else None,
+                    batch_inference=read_batch_inference(outputs.get(names.BATCH_INFERENCE, {}).get("inference_result")),
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
                     precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
@@ -181,6 +186,17 @@ def read_spans(examples_artifact) -> Optional[List[int]]:
     return None
   value = examples_artifact.custom_properties[names.SPANS_PROPERTY].string_value
   return [int(n) for n in value.split(",") if n]
+
+
+def read_batch_inference(artifacts) -> Optional[Dict[str, Any]]:
+  """The BatchInference step's counts and predictions file, from its InferenceResult artifact."""
+  if not artifacts:
+    return None
+  properties = artifacts[0].custom_properties
+  value = lambda key, kind: getattr(properties[key], kind) if key in properties else None
+  return {"predicted": value("predicted", "int_value") or 0, "failed": value("failed", "int_value") or 0,
+          "predictions": os.path.join(artifacts[0].uri, names.PREDICTIONS_FILE), "model": value("model", "string_value"),
+          "reason": value("reason", "string_value")}
 
 
 def _read_json(folder: str, file_name: str) -> Optional[Dict[str, Any]]:

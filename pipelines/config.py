@@ -79,6 +79,9 @@ class PipelineConfig:
   # model.onnx of the tensor signature beside the SavedModel, pushed when onnxruntime agrees with it on every eval
   # example (components/onnx_exporter.py).
   export_onnx: bool = True
+  # After the Pusher: the pushed version predicts everything in this folder (image folder, CSV, TFRecords) on Beam
+  # (components/batch_inference.py), into the run's InferenceResult artifact.
+  bulk_infer: Optional[str] = None
   # A JSON file of the user's considerations (users, use cases, limitations, tradeoffs, ethical considerations) for
   # the model card pushed with every version (reports/model_card.py).
   model_card_notes: Optional[str] = None
@@ -125,7 +128,7 @@ class PipelineConfig:
       hparams["bert_checkpoint"] = absolute(hparams["bert_checkpoint"])
     return dataclasses.replace(self, data=absolute(self.data), output=absolute(self.output),
                                schema=absolute(self.schema), hparams=hparams, hparams_uri=absolute(self.hparams_uri),
-                               model_card_notes=absolute(self.model_card_notes))
+                               model_card_notes=absolute(self.model_card_notes), bulk_infer=absolute(self.bulk_infer))
 
   def module_custom_config(self) -> Dict[str, Any]:
     """What Transform and Trainer module code receive as `custom_config`."""
@@ -167,6 +170,8 @@ class PipelineConfig:
       raise ValueError("--push-label needs a local output dir: version labels are a file beside the versions")
     if self.model_card_notes:
       self.model_card_settings()  # reads and checks the notes file
+    if self.bulk_infer and "://" not in self.bulk_infer and not os.path.exists(self.bulk_infer):
+      raise ValueError(f"--bulk-infer {self.bulk_infer}: no such file or folder")
     if self.quantize not in names.QUANTIZE_MODES:
       raise ValueError(f"--quantize must be one of {', '.join(names.QUANTIZE_MODES)}, got {self.quantize!r}")
     if self.hparams.get("prune_sparsity") and self.task not in tasks.PRUNABLE_TASKS:

@@ -33,6 +33,7 @@ from components import atomic_pusher
 from components.anomalies_gate import AnomaliesGate
 from components import span_inputs
 from components.baseline_resolver import PreviousBlessedModelStrategy
+from components.batch_inference import BatchInference
 from components.drift_gate import DriftGate
 from components.image_example_gen import ImageExampleGen
 from components.onnx_exporter import OnnxExporter
@@ -165,7 +166,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
                     orchestrator: str = "local") -> tfx_pipeline.Pipeline:
   """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+gate) [+ DriftGate on spans] -> Transform -> [Tuner or an Importer
   of earlier best hyperparameters] -> Trainer ->
-  baseline Resolver -> Evaluator, ServingCheck, Quantizer (unless quantize is "none") -> Pusher (atomic), wired
+  baseline Resolver -> Evaluator, ServingCheck, Quantizer (unless quantize is "none") -> Pusher (atomic)
+  [-> BatchInference with bulk_infer], wired
   from `config`.
 
   orchestrator: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner). Kubeflow accepts only TFX's own
@@ -242,6 +244,11 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       onnx_model=onnx_exporter.outputs["onnx_model"] if onnx_exporter else None,
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
+  batch_inference = None
+  if config.bulk_infer:
+    batch_inference = BatchInference(pushed_model=pusher.outputs["pushed_model"], input_path=config.bulk_infer,
+                                     text_column=config.text_column,
+                                     beam_args=json.dumps(list(config.beam_args))).with_id(names.BATCH_INFERENCE)
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
@@ -249,7 +256,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       + ([drift_gate] if drift_gate else []) + [transform]
       + ([hyperparameters] if hyperparameters else [])
       + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else [])
-      + ([onnx_exporter] if onnx_exporter else []) + [pusher],
+      + ([onnx_exporter] if onnx_exporter else []) + [pusher] + ([batch_inference] if batch_inference else []),
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_args))
