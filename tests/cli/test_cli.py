@@ -91,3 +91,25 @@ def test_precision_flags(tmp_path, capsys, digits_subset):
       cli.EXIT_USAGE
   assert "--precision float16 needs a GPU" in capsys.readouterr().err
   assert not output.exists()
+
+
+def test_predict_batch_exit_statuses(tmp_path, capsys, trained_image_model):
+  _, _, export_dir, raw, _ = trained_image_model
+  folder = tmp_path / "in"
+  for i, example in enumerate(raw[:6]):
+    (folder / "x").mkdir(parents=True, exist_ok=True)
+    (folder / "x" / f"{i}.png").write_bytes(example["image"])
+  out = tmp_path / "p.jsonl"
+  assert cli.main(["predict", "--model", str(export_dir), "--batch", str(folder)]) == cli.EXIT_USAGE
+  assert "--batch needs --output-file" in capsys.readouterr().err
+  assert cli.main(["predict", "--model", str(export_dir), "--output-file", str(out)]) == cli.EXIT_USAGE
+  assert cli.main(["predict", "--model", str(tmp_path / "none"), "--batch", str(folder), "--output-file",
+                   str(out)]) == cli.EXIT_USAGE
+  assert "no such model directory" in capsys.readouterr().err
+  assert cli.main(["predict", "--model", str(export_dir), "--batch", str(folder), "--output-file", str(out)]) == 0
+  assert capsys.readouterr().out.startswith(f"predicted 6 examples in ")
+  (folder / "x" / "bad.png").write_bytes(b"")
+  assert cli.main(["predict", "--model", str(export_dir), "--batch", str(folder), "--output-file", str(out)]) == 1
+  err = capsys.readouterr().err
+  assert "x/bad.png: " in err and "1 example(s) could not be predicted" in err
+  assert len(out.read_text().splitlines()) == 7

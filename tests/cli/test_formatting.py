@@ -83,3 +83,12 @@ def test_the_monitor_table_marks_each_alert():
   assert "input drift       brightness       jensen_shannon    0.610   0.20  ALERT" in text
   assert "live accuracy 0.500 on 20 labelled request(s); 2 label(s) for unknown request ids" in text
   assert text.endswith("ALERT: a threshold was crossed")
+
+
+def test_the_run_summary_counts_batch_inference():
+  inference = {"predicted": 1796, "failed": 1, "predictions": "/o/predictions.jsonl", "reason": None}
+  assert formatting.summary_lines(_summary(batch_inference=inference), 1)[-1] == (
+      "batch inference: 1,796 predicted, 1 failed: /o/predictions.jsonl")
+  skipped = {"predicted": 0, "failed": 0, "predictions": "", "reason": "nothing was pushed: no batch inference"}
+  assert formatting.summary_lines(_summary(batch_inference=skipped), 1)[-1] == (
+      "batch inference: nothing was pushed: no batch inference")

@@ -1,5 +1,6 @@
 """End to end: spans arrive one by one, `modelfab watch --once` trains on the rolling window after each and pushes;
-a shifted span is stopped by the drift gate before Transform with nothing pushed; `--allow-drift` trains on it.
+a shifted span is stopped by the drift gate before Transform with nothing pushed; `--allow-drift` trains on it, and
+`--bulk-infer` predicts a folder with the version it pushed.
 
 Real TFX components on real Beam, `watch` starting `modelfab run` in a child process as it does in production.
 The images are two easy classes (bright top or bright bottom half), so every window's model is blessed against
@@ -69,9 +70,11 @@ def test_watch_trains_each_new_span_and_the_drift_gate_stops_a_shifted_one(tmp_p
   assert watch() == 0  # the stopped span is not retried on every check
   assert "skip: no new span" in capfd.readouterr().out
 
-  assert cli.main(["run", "--data", pattern, "--output", str(output), *SETTINGS, "--allow-drift"]) == 0
+  assert cli.main(["run", "--data", pattern, "--output", str(output), *SETTINGS, "--allow-drift",
+                   "--bulk-infer", str(incoming / "span-1")]) == 0
   out = capfd.readouterr().out
   assert "drift gate, span 4: drifted from the data version" in out and "trained anyway (--allow-drift)" in out
+  assert f"batch inference: {2 * PER_CLASS} predicted, 0 failed" in out
   allowed = run_summary.list_runs(store, "digits-cnn")[-1]
   assert allowed.spans == [3, 4] and allowed.drift["allowed"] and allowed.drift["drifted"]
   assert allowed.components["Transform"] == "ran" and allowed.components["Trainer"] == "ran"

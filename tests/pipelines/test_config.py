@@ -59,3 +59,9 @@ def test_span_settings_are_checked():
   with pytest.raises(ValueError, match="--drift-jsd must be above 0.0"):
     config.preset("digits-cnn", data="in/span-{SPAN}", drift_jsd=0.0).check_settings()
   config.preset("digits-cnn", data="in/span-{SPAN}", spans="2-4", allow_drift=True).check_settings()
+
+
+def test_bulk_infer_needs_an_input_that_exists(tmp_path):
+  with pytest.raises(ValueError, match=r"--bulk-infer .*missing: no such file or folder"):
+    config.preset("digits-cnn", bulk_infer=str(tmp_path / "missing")).check_settings()
+  config.preset("digits-cnn", bulk_infer=str(tmp_path)).check_settings()

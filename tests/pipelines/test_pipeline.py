@@ -117,3 +117,15 @@ def test_spans_reach_the_example_gen_and_a_drift_gate_precedes_transform(tmp_pat
   assert json.loads(gate.exec_properties["baseline"]) == {"examples": "/x", "version": "7"}
   assert gate.exec_properties["allow_drift"] == 1
   assert "DriftGate" not in _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)).resolved(), 10))
+
+
+def test_bulk_infer_adds_batch_inference_after_the_pusher(tmp_path):
+  c = dataclasses.replace(config.preset("digits-cnn", output=str(tmp_path)).resolved(), bulk_infer=str(tmp_path),
+                          beam_args=["--direct_num_workers=2"])
+  components = _by_id(create_pipeline(c, num_classes=10))
+  step = components["BatchInference"]
+  assert components["Pusher"] in step.upstream_nodes
+  assert step.exec_properties["input_path"] == str(tmp_path)
+  assert step.exec_properties["beam_args"] == '["--direct_num_workers=2"]'
+  assert "BatchInference" not in _by_id(create_pipeline(config.preset("digits-cnn", output=str(tmp_path)).resolved(),
+                                                        10))
