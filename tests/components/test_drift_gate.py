@@ -72,3 +72,28 @@ def test_allowed_drift_is_recorded_not_raised(tmp_path):
 def test_without_a_blessed_model_there_is_nothing_to_compare(tmp_path):
   report = drift_gate.check_span(1, str(tmp_path), "image_folder", "image", "text", "label", {}, 0.2, 0.2, False)
   assert report["checks"] == [] and report["verdict"] == "no blessed model yet: nothing to compare"
+
+
+def test_text_spans_compare_length_and_labels(tmp_path):
+  """Texts: word counts (and, with a vocabulary beside the model, unknown words) and labels."""
+  rng = np.random.default_rng(0)
+  short = [" ".join(["good"] * int(n)) for n in rng.integers(3, 8, 120)]
+  split = tmp_path / "examples" / "Split-train"
+  split.mkdir(parents=True)
+  with tf.io.TFRecordWriter(str(split / "part")) as writer:
+    for i, text in enumerate(short):
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()])),
+          "label": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"pos" if i % 2 else b"neg"]))})
+      ).SerializeToString())
+  baseline = {"examples": str(tmp_path / "examples"), "model_dir": "", "version": "3"}
+  span = tmp_path / "span-9"
+  span.mkdir()
+  rows = [f'"{" ".join(["long"] * int(n))}",{"pos" if i % 2 else "neg"}' for i, n in enumerate(rng.integers(40, 60, 120))]
+  (span / "part.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+  with pytest.raises(DriftFound, match=r"span 9 .*: words jensen_shannon"):
+    drift_gate.check_span(9, str(span), "text_csv", "text", "text", "label", baseline, 0.2, 0.2, False)
+  (span / "part.csv").write_text("text,label\n" + "\n".join(f"{t},{'pos' if i % 2 else 'neg'}"
+                                                           for i, t in enumerate(short[::-1])) + "\n")
+  report = drift_gate.check_span(9, str(span), "text_csv", "text", "text", "label", baseline, 0.2, 0.2, False)
+  assert {c["feature"] for c in report["checks"]} == {"words", "label"} and not report["drifted"]
