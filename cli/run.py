@@ -59,6 +59,9 @@ def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParse
                         help="drift gate: Jensen-Shannon limit on derived features (default: 0.2)")
   settings.add_argument("--drift-linf", type=float, metavar="D",
                         help="drift gate: L-infinity limit on the class distribution (default: 0.2)")
+  settings.add_argument("--warm-start", action="store_true",
+                        help="start training from the weights of the newest model this pipeline pushed (the same "
+                             "architecture and classes, else refused)")
   settings.add_argument("--data-format", choices=config_lib.DATA_FORMATS,
                         help="image_folder (<data>/<class>/<image>) or tfrecord (files of tf.Example)")
   settings.add_argument("--epochs", type=int)
@@ -134,6 +137,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
   config = config_lib.preset(
       args.preset, data=args.data, data_format=args.data_format, spans=args.spans,
       allow_drift=args.allow_drift or None, drift_jsd=args.drift_jsd, drift_linf=args.drift_linf,
+      warm_start=args.warm_start or None,
       output=args.pipeline_root if compiling else args.output, strategy=args.strategy,
       trainer_workers=args.workers if compiling else None, gcp_project=getattr(args, "project", None),
       gcp_region=getattr(args, "region", None), trainer_machine_type=getattr(args, "machine_type", None),

@@ -56,6 +56,11 @@ class AnomaliesFound(ModelfabError, RuntimeError):
   """The examples do not match the schema."""
 
 
+class WarmStartError(ModelfabError, ValueError):
+  """`--warm-start` cannot start from the last blessed model (none, or another architecture); names the model."""
+  exit_status = EXIT_USAGE
+
+
 class DriftFound(ModelfabError, RuntimeError):
   """A new span drifted from the data the blessed model was trained on; the message names each feature."""
 

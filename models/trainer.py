@@ -69,8 +69,9 @@ def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf
 
 def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
           log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None,
-          expected_classes: Optional[int] = None):
-  """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput)."""
+          expected_classes: Optional[int] = None, warm_start_from: Optional[str] = None):
+  """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput).
+  warm_start_from: a pushed SavedModel of the same architecture whose weights the model starts from."""
   task = tasks.get_task(task_name)
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))  # same weights init, shuffles and augmentation each run
   tf_transform_output = tft.TFTransformOutput(transform_output_dir)
@@ -87,6 +88,9 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   choice = training.precision_choice(hp)
   with dist.scope():
     model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs, choice)
+  if warm_start_from:
+    count = training.warm_start(model, warm_start_from)
+    print(f"[modelfab] warm start: {count} variables from {warm_start_from}", flush=True)
   logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas), "
                "input %s", task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name,
                dist.num_replicas_in_sync, "cached in memory" if cache else "streamed")
@@ -170,7 +174,7 @@ def run_fn(fn_args) -> None:
       log_dir=fn_args.model_run_dir,
       backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"),
-      expected_classes=config.get("num_classes"))
+      expected_classes=config.get("num_classes"), warm_start_from=config.get("warm_start_from"))
   trained = time.time()
   export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, hp)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

@@ -68,3 +68,32 @@ def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> 
   import keras_tuner  # pylint: disable=g-import-not-at-top
 
   return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))
+
+
+def warm_start(model: tf.keras.Model, saved_model_dir: str) -> int:
+  """Sets `model`'s weights to those of the pushed SavedModel at `saved_model_dir` (modelfab's export keeps the
+  model's variables, in order, as its `variables`); returns how many were set. WarmStartError naming the first
+  variable that differs when the architectures do not match."""
+  from core.errors import WarmStartError  # pylint: disable=g-import-not-at-top
+
+  try:
+    saved = tf.saved_model.load(saved_model_dir).variables
+  except (OSError, ValueError, AttributeError, tf.errors.OpError) as e:
+    raise WarmStartError(f"--warm-start: cannot read the weights of {saved_model_dir} ({e})") from e
+  own = model.variables
+  if len(saved) != len(own):
+    raise WarmStartError(f"--warm-start: the model at {saved_model_dir} has {len(saved)} variables, this one "
+                         f"{len(own)}: not the same architecture (change the settings back, or train without "
+                         "--warm-start)")
+  for mine, theirs in zip(own, saved):
+    if mine.shape != theirs.shape or _base_name(mine) != _base_name(theirs):
+      raise WarmStartError(f"--warm-start: variable {_base_name(mine)} {mine.shape} does not match "
+                           f"{_base_name(theirs)} {theirs.shape} of {saved_model_dir}: not the same architecture")
+  for mine, theirs in zip(own, saved):
+    mine.assign(tf.cast(theirs, mine.dtype))
+  return len(own)
+
+
+def _base_name(variable) -> str:
+  """`conv2d_1/kernel:0` -> `kernel`: layer names get numbered by how many models the process built."""
+  return variable.name.split("/")[-1].split(":")[0]

@@ -79,6 +79,10 @@ class PipelineConfig:
   # model.onnx of the tensor signature beside the SavedModel, pushed when onnxruntime agrees with it on every eval
   # example (components/onnx_exporter.py).
   export_onnx: bool = True
+  # Start the Trainer from the weights of the newest model this pipeline pushed (same architecture, else refused);
+  # `local_runner.build` finds it (`warm_start_from`).
+  warm_start: bool = False
+  warm_start_from: Optional[str] = None
   # After the Pusher: the pushed version predicts everything in this folder (image folder, CSV, TFRecords) on Beam
   # (components/batch_inference.py), into the run's InferenceResult artifact.
   bulk_infer: Optional[str] = None
@@ -134,7 +138,8 @@ class PipelineConfig:
     """What Transform and Trainer module code receive as `custom_config`."""
     strategy = "multi_worker" if self.trainer_workers > 1 else self.strategy
     return {"task": self.task, "hparams": dict(self.hparams), "strategy": strategy,
-            "tpu_address": self.tpu_address, "code_fingerprint": fingerprint.code_fingerprint()}
+            "tpu_address": self.tpu_address, "code_fingerprint": fingerprint.code_fingerprint(),
+            **({"warm_start_from": self.warm_start_from} if self.warm_start_from else {})}
 
   def model_card_settings(self) -> Dict[str, Any]:
     """What the Pusher needs for the model card: names, the blessing threshold, the user's notes (DataError naming
@@ -178,6 +183,11 @@ class PipelineConfig:
       raise ValueError(f"--prune-sparsity is not available for the {self.task} task: its BERT encoder is a "
                        "transformers subclassed Keras layer whose dense kernels tensorflow-model-optimization "
                        "cannot wrap (only image_cnn can be pruned)")
+    if self.warm_start and self.hparams.get("prune_sparsity"):
+      raise ValueError("--warm-start and --prune-sparsity exclude each other: a pruned model's layers carry masks "
+                       "the pushed model does not have")
+    if self.warm_start and (self.tune or self.trainer_workers > 1):
+      raise ValueError("--warm-start is for a local run's Trainer: not with --tune or several --workers")
     if self.tune_algorithm not in names.TUNE_ALGORITHMS:
       raise ValueError(f"--tune-algorithm must be one of {', '.join(names.TUNE_ALGORITHMS)}, got "
                        f"{self.tune_algorithm!r}")

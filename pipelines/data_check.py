@@ -5,7 +5,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
-from core.errors import CheckpointError, DataError
+from core.errors import CheckpointError, DataError, WarmStartError
 from core.layout import OutputLayout
 from pipelines.config import PipelineConfig
 from readers import image_folder, spans, text_csv, tfrecords
@@ -20,22 +20,53 @@ def resolve_spans(config: PipelineConfig, notes: Optional[List[str]] = None) -> 
   return dataclasses.replace(config, span_folders=tuple((s.number, s.path) for s in chosen))
 
 
-def drift_baseline(config: PipelineConfig) -> Optional[Dict[str, str]]:
-  """What the drift gate compares a new span with: the ExampleGen output of the newest run of this pipeline that
-  pushed a model ({"examples": URI, "model_dir": the pushed version, "version", "spans"}), or None before any."""
+def last_pushed_run(config: PipelineConfig):
+  """(run summary, its ExampleGen's Examples artifact) of the newest run of this pipeline in `config.output` that
+  pushed a model, or (None, None)."""
   metadata = OutputLayout(config.output).metadata_path
-  if not config.span_folders or not os.path.isfile(metadata):
-    return None
+  if not os.path.isfile(metadata):
+    return None, None
   from inference import run_summary  # pylint: disable=g-import-not-at-top
 
   for run in reversed(run_summary.list_runs(metadata, config.pipeline_name)):
     examples = next((outs["examples"][0] for node, outs in run.outputs.items()
                      if node.endswith("ExampleGen") and outs.get("examples")), None)
     if run.pushed_to and examples is not None:
-      trained = run_summary.read_spans(examples)
-      return {"examples": examples.uri, "model_dir": run.pushed_to, "version": run.pushed_version or "",
-              "spans": spans.describe(trained) if trained else ""}
-  return None
+      return run, examples
+  return None, None
+
+
+def drift_baseline(config: PipelineConfig) -> Optional[Dict[str, str]]:
+  """What the drift gate compares a new span with: the ExampleGen output of the newest run of this pipeline that
+  pushed a model ({"examples": URI, "model_dir": the pushed version, "version", "spans"}), or None before any."""
+  if not config.span_folders:
+    return None
+  run, examples = last_pushed_run(config)
+  if run is None:
+    return None
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
+
+  trained = run_summary.read_spans(examples)
+  return {"examples": examples.uri, "model_dir": run.pushed_to, "version": run.pushed_version or "",
+          "spans": spans.describe(trained) if trained else ""}
+
+
+def warm_start_model(config: PipelineConfig, num_classes: int) -> str:
+  """The pushed version `--warm-start` starts from: the newest this pipeline pushed in `config.output`.
+  WarmStartError when there is none, or it is another task or has another number of classes."""
+  run, _ = last_pushed_run(config)
+  if run is None or not os.path.isdir(run.pushed_to):
+    raise WarmStartError(f"--warm-start: no model of pipeline {config.pipeline_name} was pushed in {config.output} "
+                         "(or its version folder is gone); run once without --warm-start")
+  from core import model_files  # pylint: disable=g-import-not-at-top
+
+  metadata = model_files.read_metadata(run.pushed_to)
+  if metadata.task and metadata.task != config.task:
+    raise WarmStartError(f"--warm-start: {run.pushed_to} is a {metadata.task} model, this run trains {config.task}")
+  if metadata.labels and len(metadata.labels) != num_classes:
+    raise WarmStartError(f"--warm-start: {run.pushed_to} has {len(metadata.labels)} classes, this data "
+                         f"{num_classes}: its classifier cannot be reused")
+  return run.pushed_to
 
 
 def check_data(config: PipelineConfig, check_checkpoint: bool = True,

@@ -34,3 +34,18 @@ def test_search_space_round_trips_through_the_best_hyperparameters_config():
   assert applied["batch_size"] == 64 and applied["epochs"] == hp["epochs"]  # the rest as configured
   text_space = keras_tuner.HyperParameters()
   assert set(text_bert.search_space(text_space, {})) == {"learning_rate", "warmup_fraction", "dropout"}
+
+
+def test_warm_start_takes_the_pushed_weights_and_refuses_another_architecture(trained_image_model):
+  from core.errors import WarmStartError  # pylint: disable=g-import-not-at-top
+
+  _, _, export_dir, _, hp = trained_image_model
+  model = image_cnn.build_model(hp, 2)
+  assert training.warm_start(model, str(export_dir)) == len(model.variables)
+  saved = tf.saved_model.load(str(export_dir)).variables
+  assert all(np.array_equal(mine.numpy(), theirs.numpy()) for mine, theirs in zip(model.variables, saved))
+  wider = image_cnn.build_model({**hp, "conv_filters": [48, 64]}, 2)
+  with pytest.raises(WarmStartError, match=r"variable kernel \(3, 3, 1, 48\) does not match kernel \(3, 3, 1, 32\)"):
+    training.warm_start(wider, str(export_dir))
+  with pytest.raises(WarmStartError, match="has .* variables, this one"):
+    training.warm_start(image_cnn.build_model({**hp, "conv_filters": [32]}, 2), str(export_dir))

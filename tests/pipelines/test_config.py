@@ -65,3 +65,12 @@ def test_bulk_infer_needs_an_input_that_exists(tmp_path):
   with pytest.raises(ValueError, match=r"--bulk-infer .*missing: no such file or folder"):
     config.preset("digits-cnn", bulk_infer=str(tmp_path / "missing")).check_settings()
   config.preset("digits-cnn", bulk_infer=str(tmp_path)).check_settings()
+
+
+def test_warm_start_settings():
+  with pytest.raises(ValueError, match="--warm-start and --prune-sparsity exclude each other"):
+    config.preset("digits-cnn", warm_start=True, hparams={"prune_sparsity": 0.5}).check_settings()
+  with pytest.raises(ValueError, match="not with --tune"):
+    config.preset("digits-cnn", warm_start=True, tune=True).check_settings()
+  assert config.preset("digits-cnn", warm_start_from="/m/3").module_custom_config()["warm_start_from"] == "/m/3"
+  assert "warm_start_from" not in config.preset("digits-cnn").module_custom_config()

@@ -54,3 +54,11 @@ def test_spans_are_resolved_checked_and_their_classes_counted_together(tmp_path)
   (tmp_path / "span-3" / "c").mkdir()  # an empty class folder in the newest span
   with pytest.raises(DataError, match="span-3/c: class folder is empty"):
     data_check.check_data(dataclasses.replace(resolved, span_folders=resolved.span_folders[1:]))
+
+
+def test_warm_start_needs_a_pushed_model(tmp_path):
+  from core.errors import WarmStartError  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(WarmStartError, match="no model of pipeline digits-cnn was pushed in"):
+    data_check.warm_start_model(config.preset("digits-cnn", output=str(tmp_path), warm_start=True), 10)
+  assert not list(tmp_path.iterdir())
