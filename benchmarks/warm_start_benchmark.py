@@ -1,6 +1,6 @@
 """What `--warm-start` saves on a new span: epochs and time to reach the cold model's eval accuracy.
 
-    python benchmarks/warm_start_benchmark.py [--epochs 20]
+    python benchmarks/warm_start_benchmark.py [--epochs 20] [--warm-learning-rate X]
 
 The embedded digits are dealt into two spans (alternate images of each class). A model is trained on span 1 and
 pushed. Then span 2 is trained twice with the same settings: cold (a fresh output dir) and with `--warm-start`
@@ -52,15 +52,18 @@ def first_epoch_reaching(accuracies, target: float):
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--epochs", type=int, default=20)
+  parser.add_argument("--warm-learning-rate", type=float,
+                      help="the warm run's --learning-rate (default: the preset's, as the cold run)")
   args = parser.parse_args()
   work = pathlib.Path(tempfile.mkdtemp(prefix="warm-start-"))
   make_spans(work / "incoming")
   run(work / "incoming" / "span-1", work / "out", args.epochs)  # the model warm start starts from
   cold, cold_seconds, _ = run(work / "incoming" / "span-2", work / "cold", args.epochs)
-  warm, warm_seconds, out = run(work / "incoming" / "span-2", work / "out", args.epochs, "--warm-start")
+  lr = ["--learning-rate", str(args.warm_learning_rate)] if args.warm_learning_rate else []
+  warm, warm_seconds, out = run(work / "incoming" / "span-2", work / "out", args.epochs, "--warm-start", *lr)
   assert "warm start:" in out, out[-2000:]
   target = max(cold)
-  result = {"epochs": args.epochs, "cold_best_val_accuracy": target,
+  result = {"epochs": args.epochs, "warm_learning_rate": args.warm_learning_rate, "cold_best_val_accuracy": target,
             "cold_epochs_to_best": first_epoch_reaching(cold, target),
             "warm_epochs_to_cold_best": first_epoch_reaching(warm, target), "warm_first_epoch": warm[0],
             "cold_first_epoch": cold[0], "cold_epochs_run": len(cold), "warm_epochs_run": len(warm),

@@ -89,7 +89,7 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   with dist.scope():
     model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs, choice)
   if warm_start_from:
-    count = training.warm_start(model, warm_start_from)
+    count = training.warm_start(model, warm_start_from, class_names(tf_transform_output))
     print(f"[modelfab] warm start: {count} variables from {warm_start_from}", flush=True)
   logging.info("training %s: %d classes, %d examples, %d steps/epoch x %d epochs, strategy %s (%d replicas), "
                "input %s", task_name, num_classes, num_train, steps_per_epoch, epochs, strategy_name,
@@ -111,6 +111,12 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
     with dist.scope():
       model = precision.float32_copy(lambda: task.build_model(hp, num_classes), model)
   return model, history, tf_transform_output
+
+
+def class_names(tf_transform_output: tft.TFTransformOutput) -> List[str]:
+  """The class names by class id (Transform's label vocabulary)."""
+  return [v.decode("utf-8") if isinstance(v, bytes) else str(v)
+          for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
 
 
 def serving_root(model: tf.keras.Model):
@@ -141,10 +147,8 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
   root = serving_root(model)
   if strategy.is_chief():
     tf.saved_model.save(root, export_dir, signatures=sigs)
-    labels = [v.decode("utf-8") if isinstance(v, bytes) else str(v)
-              for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCABULARY)]
     model_files.write_metadata(export_dir, model_files.ModelMetadata(
-        task=task_name, serving_features=list(serving_feature_keys), labels=labels,
+        task=task_name, serving_features=list(serving_feature_keys), labels=class_names(tf_transform_output),
         lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None,
         training_precision=trained_in.precision if trained_in else None,
         training_precision_reason=trained_in.reason if trained_in else None))

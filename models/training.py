@@ -3,7 +3,7 @@
 Neither of them imports the other."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -70,10 +70,15 @@ def hparams_with_best(task, hp: Dict[str, Any], best_config: Dict[str, Any]) -> 
   return trial_hparams(task, hp, keras_tuner.HyperParameters.from_config(best_config))
 
 
-def warm_start(model: tf.keras.Model, saved_model_dir: str) -> int:
+def warm_start(model: tf.keras.Model, saved_model_dir: str, labels: Optional[List[str]] = None) -> int:
   """Sets `model`'s weights to those of the pushed SavedModel at `saved_model_dir` (modelfab's export keeps the
   model's variables, in order, as its `variables`); returns how many were set. WarmStartError naming the first
-  variable that differs when the architectures do not match."""
+  variable that differs when the architectures do not match.
+
+  labels: this run's class names by class id. Transform numbers classes by frequency, so the same classes may have
+  other ids on new data: the output layer's columns are then reordered to follow the names (the saved model's
+  labels are in its metadata)."""
+  from core import model_files  # pylint: disable=g-import-not-at-top
   from core.errors import WarmStartError  # pylint: disable=g-import-not-at-top
 
   try:
@@ -89,8 +94,19 @@ def warm_start(model: tf.keras.Model, saved_model_dir: str) -> int:
     if mine.shape != theirs.shape or _base_name(mine) != _base_name(theirs):
       raise WarmStartError(f"--warm-start: variable {_base_name(mine)} {mine.shape} does not match "
                            f"{_base_name(theirs)} {theirs.shape} of {saved_model_dir}: not the same architecture")
+  order = None
+  saved_labels = model_files.read_metadata(saved_model_dir).labels
+  if labels is not None and saved_labels and list(labels) != list(saved_labels):
+    if sorted(labels) != sorted(saved_labels):
+      raise WarmStartError(f"--warm-start: {saved_model_dir} was trained on classes {sorted(saved_labels)}, this "
+                           f"data has {sorted(labels)}")
+    order = [saved_labels.index(label) for label in labels]
+  output_weights = {id(w) for w in model.layers[-1].weights}
   for mine, theirs in zip(own, saved):
-    mine.assign(tf.cast(theirs, mine.dtype))
+    value = tf.cast(theirs, mine.dtype)
+    if order is not None and id(mine) in output_weights:
+      value = tf.gather(value, order, axis=-1)  # column i: the class this run calls i
+    mine.assign(value)
   return len(own)
 
 

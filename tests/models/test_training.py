@@ -49,3 +49,20 @@ def test_warm_start_takes_the_pushed_weights_and_refuses_another_architecture(tr
     training.warm_start(wider, str(export_dir))
   with pytest.raises(WarmStartError, match="has .* variables, this one"):
     training.warm_start(image_cnn.build_model({**hp, "conv_filters": [32]}, 2), str(export_dir))
+
+
+def test_warm_start_follows_class_names_when_the_new_data_numbers_them_otherwise(trained_image_model):
+  """Transform numbers classes by frequency: on new data the same class may get another id."""
+  from core import model_files  # pylint: disable=g-import-not-at-top
+  from core.errors import WarmStartError  # pylint: disable=g-import-not-at-top
+
+  _, _, export_dir, _, hp = trained_image_model
+  saved_labels = model_files.read_metadata(str(export_dir)).labels
+  model = image_cnn.build_model(hp, 2)
+  training.warm_start(model, str(export_dir), labels=saved_labels[::-1])
+  saved = tf.saved_model.load(str(export_dir)).variables
+  assert np.array_equal(model.variables[-2].numpy(), saved[-2].numpy()[:, ::-1])  # the output layer's columns
+  assert np.array_equal(model.variables[-1].numpy(), saved[-1].numpy()[::-1])
+  assert np.array_equal(model.variables[0].numpy(), saved[0].numpy())  # the rest as saved
+  with pytest.raises(WarmStartError, match="was trained on classes"):
+    training.warm_start(image_cnn.build_model(hp, 2), str(export_dir), labels=["cat", "dog"])
