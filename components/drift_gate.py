@@ -18,6 +18,7 @@ from tfx.types.standard_artifacts import Examples
 
 from core import names
 from core.errors import DriftFound
+from core.features import RAW_LABEL_KEY
 
 
 class DriftReport(artifact.Artifact):
@@ -36,8 +37,6 @@ def check_span(span: int, span_folder: str, data_format: str, input_key: str, te
     return report
   from monitoring import drift  # pylint: disable=g-import-not-at-top
   from readers import spans  # pylint: disable=g-import-not-at-top
-
-  from core.features import RAW_LABEL_KEY  # pylint: disable=g-import-not-at-top
 
   values, labels = spans.read_span_inputs(span_folder, data_format, input_key, text_column, label_column)
   trained = drift.read_split_values(baseline["examples"], "train", [input_key, RAW_LABEL_KEY])

@@ -59,6 +59,11 @@ class RunSummary:
   def pushed_version(self) -> Optional[str]:
     return os.path.basename(self.pushed_to.rstrip("/")) if self.pushed_to else None
 
+  @property
+  def examples(self):
+    """The MLMD Examples artifact of the run's ExampleGen (whichever ExampleGen the data needed), or None."""
+    return examples_of(self.outputs)
+
   def output_uri(self, node: str, key: str) -> Optional[str]:
     artifacts = self.outputs.get(node, {}).get(key)
     return artifacts[0].uri if artifacts else None
@@ -167,8 +172,7 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   onnx = read_onnx_report(outputs.get(names.ONNX_EXPORTER, {}).get("onnx_model"))
   if onnx is not None:
     onnx["pushed"] = bool(pushed_to and onnx.get("blessed"))
-  examples = next((outs["examples"][0] for node, outs in outputs.items()
-                   if node.endswith("ExampleGen") and outs.get("examples")), None)
+  examples = examples_of(outputs)
   drift_report = outputs.get(names.DRIFT_GATE, {}).get("drift_report")
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     spans=read_spans(examples) if examples is not None else None,
@@ -178,6 +182,12 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
                     precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
                     outputs=outputs)
+
+
+def examples_of(outputs: Dict[str, Dict[str, list]]):
+  """The Examples artifact among a run's outputs that an ExampleGen node wrote, or None."""
+  return next((outs["examples"][0] for node, outs in outputs.items()
+               if node.endswith("ExampleGen") and outs.get("examples")), None)
 
 
 def read_spans(examples_artifact) -> Optional[List[int]]:

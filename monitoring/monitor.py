@@ -66,8 +66,9 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
   key = loaded.metadata.input_feature
   modality = loaded.metadata.modality or features.IMAGE_KEY
   run = _pushing_run(output, version_dir)
-  example_gen = next(n for n, outs in run.outputs.items() if n.endswith("ExampleGen") and "examples" in outs)
-  examples_uri = run.outputs[example_gen]["examples"][0].uri
+  if run.examples is None:
+    raise MonitorError(f"{version_dir}: the run that pushed it ({run.run_id}) has no ExampleGen output")
+  examples_uri = run.examples.uri
 
   train_values = drift.read_split_values(examples_uri, "train", [key])[key]
   traffic_values = [r[key] for r in rows if key in r]

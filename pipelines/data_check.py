@@ -29,10 +29,8 @@ def last_pushed_run(config: PipelineConfig):
   from inference import run_summary  # pylint: disable=g-import-not-at-top
 
   for run in reversed(run_summary.list_runs(metadata, config.pipeline_name)):
-    examples = next((outs["examples"][0] for node, outs in run.outputs.items()
-                     if node.endswith("ExampleGen") and outs.get("examples")), None)
-    if run.pushed_to and examples is not None:
-      return run, examples
+    if run.pushed_to and run.examples is not None:
+      return run, run.examples
   return None, None
 
 
