@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from cli.common import add_model_flag, check_image_files
+from core import names
 from core.errors import EXIT_FAILED, UsageError
 
 
@@ -21,7 +22,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   predict.add_argument("--output-file", metavar="FILE",
                        help="--batch: JSON Lines (id, label, score), or TF Serving PredictionLogs when FILE ends in "
                             ".tfrecord or .tfrecord.gz")
-  predict.add_argument("--input-format", choices=("image_folder", "text_csv", "tfrecord"),
+  predict.add_argument("--input-format", choices=names.DATA_FORMATS,
                        help="--batch: what INPUT holds (default: found from its files)")
   predict.add_argument("--text-column", default="text", help="--batch on CSV: the text column (default: text)")
   predict.add_argument("--beam-arg", action="append", default=[], metavar="ARG",

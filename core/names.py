@@ -36,6 +36,7 @@ STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # models.st
 TUNE_ALGORITHMS = ("random", "bayesian", "hyperband")  # models.tuner.tuner_fn
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # models.precision.choose
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")  # inference.compression.convert ("none": no .tflite)
+DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")  # readers/: what --data (and predict --batch) holds
 
 # Files inside artifacts.
 BEST_HPARAMS_FILE = "best_hyperparameters.txt"  # TFX Tuner's best trial (a keras_tuner.HyperParameters config)

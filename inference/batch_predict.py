@@ -19,12 +19,11 @@ import os
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from core import features, model_files
+from core import features, model_files, names
 from core.errors import DataError, UsageError
 
 BATCH_SIZE = 256
 PATHS_PER_CHUNK = 1000  # image paths per Beam element (a few long strings pickle fast)
-INPUT_FORMATS = ("image_folder", "text_csv", "tfrecord")
 PREDICTION_LOG_SUFFIXES = (".tfrecord", ".tfrecord.gz")
 PROGRESS_SECONDS = 10.0
 
@@ -82,7 +81,7 @@ def list_sources(input_path: str, input_format: str) -> Tuple[List[str], int]:
     if not files:
       raise DataError(f"{input_path}: no TFRecord files")
     return files, None
-  raise UsageError(f"unknown input format {input_format!r}; choose one of {', '.join(INPUT_FORMATS)}")
+  raise UsageError(f"unknown input format {input_format!r}; choose one of {', '.join(names.DATA_FORMATS)}")
 
 
 def _line_count(path: str) -> int:

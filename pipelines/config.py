@@ -20,7 +20,7 @@ from pipelines import fingerprint
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
-DATA_FORMATS = ("image_folder", "tfrecord", "text_csv")
+DATA_FORMATS = names.DATA_FORMATS
 
 # Beam args when none are given (`default_beam_args`): the DirectRunner in one process below
 # AUTO_MULTI_PROCESSING_EXAMPLES examples, multi-processing on all local cores from there on (and for data of unknown
