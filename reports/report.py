@@ -35,6 +35,8 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
   statistics_uri = run.output_uri(names.STATISTICS_GEN, "statistics")
   anomalies_uri = run.output_uri(names.EXAMPLE_VALIDATOR, "anomalies")
   sections.append(_data_section(statistics_uri, anomalies_uri, figures))
+  if run.drift or names.DRIFT_GATE in run.components:
+    sections.append(_drift_section(run))
 
   model_run = run.output_uri(names.TRAINER, "model_run")
   curves = report_data.read_curves(model_run) if model_run and os.path.isdir(model_run) else {}
@@ -73,8 +75,29 @@ def _overview_section(run: run_summary.RunSummary) -> str:
           ("pushed", run.pushed_to or "no")]
   if run.precision:
     rows.insert(3, ("training precision", f"{run.precision['precision']} ({run.precision['reason']})"))
+  if run.spans:
+    rows.insert(3, ("spans", ", ".join(str(n) for n in run.spans)))
+  if run.batch_inference:
+    inference = run.batch_inference
+    rows.append(("batch inference", inference.get("reason") or f"{inference['predicted']:,} predicted, "
+                 f"{inference['failed']:,} failed: {inference['predictions']}"))
   components = _table(["component", "this run"], [[name, state] for name, state in run.components.items()])
   return _section(f"Run {run.run_id}", _table(["", ""], rows, header=False) + components, "overview")
+
+
+def _drift_section(run: run_summary.RunSummary) -> str:
+  """The drift gate's verdict and checks (components/drift_gate.py); a gate that stopped the run left no report,
+  its reason is the run's error."""
+  if not run.drift:
+    state = html.escape(run.components.get(names.DRIFT_GATE, "-"))
+    return _section("Drift gate", f"<p>{state} (a gate that stops the run names each drifted feature and its "
+                                  "distance in the run's error)</p>", "drift")
+  drift = run.drift
+  rows = [[c["feature"], c["measure"], f"{c['value']:.3f}", f"{c['threshold']:g}", "DRIFT" if c["alert"] else "ok"]
+          for c in drift["checks"]]
+  body = (f"<p>span {drift['span']} ({html.escape(drift['span_folder'])}): {html.escape(drift['verdict'])}</p>"
+          + (_table(["feature", "measure", "value", "limit", ""], rows) if rows else ""))
+  return _section("Drift gate", body, "drift")
 
 
 def _data_section(statistics_uri: Optional[str], anomalies_uri: Optional[str], figures: List[Figure]) -> str:

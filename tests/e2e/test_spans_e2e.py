@@ -79,5 +79,8 @@ def test_watch_trains_each_new_span_and_the_drift_gate_stops_a_shifted_one(tmp_p
   allowed = run_summary.list_runs(store, "digits-cnn")[-1]
   assert allowed.spans == [3, 4] and allowed.drift["allowed"] and allowed.drift["drifted"]
   assert allowed.components["Transform"] == "ran" and allowed.components["Trainer"] == "ran"
+  assert cli.main(["report", "--output", str(output), "--report-dir", str(tmp_path / "report")]) == 0
+  page = (tmp_path / "report" / "report.html").read_text()
+  assert "<td>spans</td><td>3, 4</td>" in page and "Drift gate" in page and "trained anyway" in page
   watch_log = (output / "logs" / "watch.log").read_text().splitlines()
   assert len(watch_log) == 10 and "run on span 4 failed (exit 1)" in watch_log[-2]

@@ -168,3 +168,24 @@ def test_read_anomalies_names_the_feature_per_split(tmp_path):
   (tmp_path / "Split-train" / "SchemaDiff.pb").write_bytes(anomalies_pb2.Anomalies().SerializeToString())
   assert report_data.read_anomalies(str(tmp_path)) == {
       "eval": ["label: Examples contain values missing from the schema: 9 (~10%)."], "train": []}
+
+
+def test_the_overview_and_drift_sections_show_spans_checks_and_batch_inference():
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
+  from reports import report  # pylint: disable=g-import-not-at-top
+
+  drift = {"span": 5, "span_folder": "/in/span-5", "verdict": "drifted from the data version 3 was trained on "
+           "(brightness jensen_shannon 0.910 > 0.2); trained anyway (--allow-drift)",
+           "checks": [{"feature": "brightness", "measure": "jensen_shannon", "value": 0.91, "threshold": 0.2,
+                       "alert": True},
+                      {"feature": "label", "measure": "l_infinity", "value": 0.01, "threshold": 0.2, "alert": False}]}
+  run = run_summary.RunSummary("r1", {"ImageExampleGen": "ran", "DriftGate": "ran"}, {}, True, "/s/m/7",
+                               spans=[4, 5], drift=drift,
+                               batch_inference={"predicted": 90, "failed": 0, "predictions": "/p.jsonl"})
+  overview = report._overview_section(run)  # pylint: disable=protected-access
+  assert "<td>spans</td><td>4, 5</td>" in overview and "90 predicted, 0 failed: /p.jsonl" in overview
+  section = report._drift_section(run)  # pylint: disable=protected-access
+  assert "span 5 (/in/span-5): drifted from the data version 3" in section
+  assert re.search(r"<td>brightness</td><td>jensen_shannon</td><td>0\.910</td><td>0\.2</td><td>DRIFT</td>", section)
+  stopped = run_summary.RunSummary("r2", {"DriftGate": "failed"}, {}, None, None)
+  assert "failed (a gate that stops the run names" in report._drift_section(stopped)  # pylint: disable=protected-access
