@@ -81,7 +81,7 @@ def test_sigkill_in_each_component_then_the_same_command_completes(tmp_path):
   _run_until(argv, rf"^Epoch 4/{EPOCHS}", 0.0)  # three epochs done, each backed up
   assert states()["ImageExampleGen"] == "cached" and states()["Transform"] == "ran"
   assert states()["Trainer"] == "interrupted"
-  assert formatting.format_runs(run_summary.list_runs(store)).splitlines()[-1].split()[4:7] == [
+  assert formatting.format_runs(run_summary.list_runs(store)).splitlines()[-1].split()[5:8] == [
       "interrupted", "in", "Trainer"]
   fourth = _run_until(argv, r"^\[modelfab\] Pusher \.\.\.", 0.0)
   first_epoch = re.search(r"^Epoch (\d+)/", fourth, re.M)

@@ -44,11 +44,12 @@ def test_runs_command_shows_both_runs(two_runs, capsys):
   output, run_ids = two_runs
   assert cli.main(["runs", "--output", str(output)]) == 0
   lines = capsys.readouterr().out.strip().splitlines()
-  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1", "BLESSED",
-                             "PUSHED"]
+  assert lines[0].split() == ["RUN", "STARTED", "PIPELINE", "SPANS", "EXECUTED", "PRECISION", "ACCURACY", "MACRO_F1",
+                              "BLESSED", "PUSHED"]
   first, second = (line.split() for line in lines[1:])
-  assert first[0] == run_ids[0] and first[4] == "all" and first[-2] == "yes" and first[-1].isdigit()
-  assert second[0] == run_ids[1] and "Trainer" in second[4] and second[-2:] == ["no", "-"]
+  assert first[0] == run_ids[0] and first[4] == "-" and first[5] == "all"  # no spans: one data folder
+  assert first[-2] == "yes" and first[-1].isdigit()
+  assert second[0] == run_ids[1] and "Trainer" in second[5] and second[-2:] == ["no", "-"]
 
 
 def test_runs_command_json(two_runs, capsys):
