@@ -38,9 +38,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
   if not args.output_file:
     raise UsageError("--batch needs --output-file FILE (.jsonl, .tfrecord or .tfrecord.gz)")
   from inference import batch_predict  # pylint: disable=g-import-not-at-top
+  from monitoring import outliers  # pylint: disable=g-import-not-at-top
 
-  result = batch_predict.predict_batch(args.model, args.batch, args.output_file, args.input_format,
-                                       args.text_column, args.beam_arg)
+  model_dir = batch_predict.check_model(args.model)
+  result = batch_predict.predict_batch(model_dir, args.batch, args.output_file, args.input_format,
+                                       args.text_column, args.beam_arg, outliers.scorer(model_dir))
   print(f"predicted {result.predicted:,} examples in {result.seconds:.1f}s ({result.examples_per_second:,.0f}/s): "
         f"{result.output_file}")
   if result.failed:

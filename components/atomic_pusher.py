@@ -41,6 +41,7 @@ TFLITE_MODEL_KEY = "tflite_model"
 ONNX_MODEL_KEY = "onnx_model"
 MODEL_EVALUATION_KEY = "model_evaluation"
 STATISTICS_KEY = "statistics"
+EXAMPLES_KEY = "examples"  # the train split, for the outlier profile pushed with the version
 PUSH_LABEL_KEY = "push_label"
 MODEL_CARD_KEY = "model_card"
 
@@ -161,6 +162,7 @@ class Executor(pusher_executor.Executor):
     with tempfile.TemporaryDirectory() as card_dir:
       card_files = self._model_card_files(input_dict, settings, str(version), os.path.join(base, str(version)),
                                           card_dir)
+      card_files += outlier_profile_files(input_dict, self.GetModelPath(input_dict), card_dir)
       version_name, path = push_atomically(self.GetModelPath(input_dict), base,
                                            tflite_files(input_dict) + onnx_files(input_dict) + card_files,
                                            version)
@@ -192,6 +194,7 @@ class Executor(pusher_executor.Executor):
     with tempfile.TemporaryDirectory() as card_dir:
       files = self._model_card_files(input_dict, settings, model_push.get_string_custom_property("pushed_version"),
                                      destination, card_dir)
+      files += outlier_profile_files(input_dict, self.GetModelPath(input_dict), card_dir)
       for source in tflite_files(input_dict) + onnx_files(input_dict) + files:
         tf.io.gfile.copy(source, os.path.join(destination, os.path.basename(source)), overwrite=True)
 
@@ -239,6 +242,19 @@ def tflite_files(input_dict: Dict[str, List[types.Artifact]]) -> List[str]:
   return _blessed_files(input_dict.get(TFLITE_MODEL_KEY), model_files.TFLITE_FILE)
 
 
+def outlier_profile_files(input_dict: Dict[str, List[types.Artifact]], model_path: str, folder: str) -> List[str]:
+  """outlier_profile.json of the train split (monitoring/outliers.py), written into `folder`; [] without the
+  optional `examples` input or a model of known modality."""
+  from core import model_files  # pylint: disable=g-import-not-at-top
+  from monitoring import outliers  # pylint: disable=g-import-not-at-top
+
+  examples = (input_dict.get(EXAMPLES_KEY) or [None])[0]
+  modality = model_files.read_metadata(model_path).modality
+  if examples is None or not modality:
+    return []
+  return [outliers.write_profile(folder, outliers.profile_of_examples(examples.uri, modality, model_path))]
+
+
 def _blessed_files(artifacts, model_file: str) -> List[str]:
   """`model_file`, its metadata, labels.txt and vocab.txt from the artifact's folder, when it is blessed."""
   from core import model_files  # pylint: disable=g-import-not-at-top
@@ -260,7 +276,8 @@ class ModelPusherSpec(standard_component_specs.PusherSpec):
             MODEL_EVALUATION_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation,
                                                                   optional=True),
             STATISTICS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ExampleStatistics,
-                                                            optional=True)}
+                                                            optional=True),
+            EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True)}
 
 
 class ModelPusher(pusher_component.Pusher):
@@ -270,11 +287,11 @@ class ModelPusher(pusher_component.Pusher):
 
   def __init__(self, model, model_blessing, infra_blessing, push_destination: pusher_pb2.PushDestination,
                tflite_model=None, push_label: Optional[str] = None, model_evaluation=None, statistics=None,
-               model_card: Optional[Dict[str, Any]] = None, onnx_model=None):
+               model_card: Optional[Dict[str, Any]] = None, onnx_model=None, examples=None):
     settings = {k: v for k, v in ((PUSH_LABEL_KEY, push_label), (MODEL_CARD_KEY, model_card)) if v}
     spec = ModelPusherSpec(model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
                            tflite_model=tflite_model, onnx_model=onnx_model, model_evaluation=model_evaluation,
-                           statistics=statistics,
+                           statistics=statistics, examples=examples,
                            push_destination=push_destination,
                            custom_config=json_utils.dumps(settings) if settings else None,
                            pushed_model=channel.Channel(type=standard_artifacts.PushedModel))

@@ -30,8 +30,11 @@ def BatchInference(  # pylint: disable=invalid-name
     print("[modelfab] batch inference skipped: nothing was pushed", flush=True)
     return
   version_dir = pushed_model.get_string_custom_property("pushed_destination")
+  from monitoring import outliers  # pylint: disable=g-import-not-at-top
+
   result = batch_predict.predict_batch(version_dir, input_path, os.path.join(inference_result.uri, PREDICTIONS_FILE),
-                                       input_format or None, text_column, json.loads(beam_args))
+                                       input_format or None, text_column, json.loads(beam_args),
+                                       outliers.scorer(version_dir))
   inference_result.set_int_custom_property("predicted", result.predicted)
   inference_result.set_int_custom_property("failed", result.failed)
   inference_result.set_string_custom_property("model", version_dir)

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from core import features, model_files, names
 from core.errors import DataError, UsageError
@@ -136,13 +136,17 @@ class _Progress:
       print(f"[modelfab] batch inference: worker {os.getpid()} has predicted {self.done:,}{of}", flush=True)
 
 
-def make_model_handler(model_dir: str, total: Optional[int], threads: Optional[int] = None):
+def make_model_handler(model_dir: str, total: Optional[int], threads: Optional[int] = None,
+                       outlier_scorer: Optional[Callable[[List[bytes]], Sequence[float]]] = None,
+                       input_key: str = features.IMAGE_KEY):
   """Beam's ModelHandler for a pushed SavedModel: loads it once per worker; `run_inference` yields, for each
   serialized example of a batch, {"label", "score", "probabilities"} or {"error"}. `threads`: TensorFlow's threads
-  in each worker process (None: TensorFlow's default, all cores)."""
+  in each worker process (None: TensorFlow's default, all cores). `outlier_scorer`: maps the raw `input_key` values
+  of the predicted examples to outlier scores (monitoring.outliers), added as "outlier_score"."""
   from apache_beam.ml.inference import base  # pylint: disable=g-import-not-at-top
 
-  return type("SavedModelHandler", (_SavedModelHandler, base.ModelHandler), {})(model_dir, total, threads)
+  return type("SavedModelHandler", (_SavedModelHandler, base.ModelHandler), {})(
+      model_dir, total, threads, outlier_scorer, input_key)
 
 
 def threads_per_worker(beam_args: Sequence[str]) -> Optional[int]:
@@ -158,10 +162,12 @@ def threads_per_worker(beam_args: Sequence[str]) -> Optional[int]:
 class _SavedModelHandler:
   """The methods of the handler `make_model_handler` makes (a mixin, so Apache Beam is imported only when used)."""
 
-  def __init__(self, model_dir: str, total: Optional[int], threads: Optional[int]):
+  def __init__(self, model_dir: str, total: Optional[int], threads: Optional[int], outlier_scorer, input_key: str):
     self._model_dir = model_dir
     self._progress = _Progress(total)
     self._threads = threads
+    self._outlier_scorer = outlier_scorer
+    self._input_key = input_key
 
   def load_model(self):
     from inference import model_loader  # pylint: disable=g-import-not-at-top
@@ -186,8 +192,19 @@ class _SavedModelHandler:
           results += _rows(predict.predict_serialized(model, [example]))
         except Exception as e:  # pylint: disable=broad-except
           results.append({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
+    if self._outlier_scorer is not None:
+      self._add_outlier_scores(batch, results)
     self._progress.add(len(batch))
     return results
+
+  def _add_outlier_scores(self, batch: Sequence[bytes], results: List[Dict[str, object]]) -> None:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    predicted = [(example, row) for example, row in zip(batch, results) if "error" not in row]
+    raw = [tf.train.Example.FromString(example).features.feature[self._input_key].bytes_list.value[0]
+           for example, _ in predicted]
+    for (_, row), outlier_score in zip(predicted, self._outlier_scorer(raw) if raw else []):
+      row["outlier_score"] = float(outlier_score)
 
   def batch_elements_kwargs(self):
     return {"min_batch_size": BATCH_SIZE, "max_batch_size": BATCH_SIZE}
@@ -206,6 +223,8 @@ def _json_line(keyed) -> str:
   (example_id, _), result = keyed
   row = {"id": example_id, **({"error": result["error"]} if "error" in result else
                               {"label": result["label"], "score": round(result["score"], 6)})}
+  if "outlier_score" in result:
+    row["outlier_score"] = round(result["outlier_score"], 3)
   return json.dumps(row, ensure_ascii=False)
 
 
@@ -252,9 +271,11 @@ def check_output_file(output_file: str) -> None:
 
 
 def predict_batch(model_dir: str, input_path: str, output_file: str, input_format: Optional[str] = None,
-                  text_column: str = features.TEXT_KEY, beam_args: Sequence[str] = ()) -> BatchResult:
+                  text_column: str = features.TEXT_KEY, beam_args: Sequence[str] = (),
+                  outlier_scorer: Optional[Callable[[List[bytes]], Sequence[float]]] = None) -> BatchResult:
   """Runs the model at `model_dir` (a version folder) over everything in `input_path` on Beam; writes
-  `output_file`; returns the counts. DataError naming the input when it holds nothing to predict."""
+  `output_file`; returns the counts. DataError naming the input when it holds nothing to predict.
+  outlier_scorer: raw inputs -> outlier scores (monitoring.outliers.scorer), added to each JSON line."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from apache_beam.ml.inference import base  # pylint: disable=g-import-not-at-top
   from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
@@ -279,7 +300,8 @@ def predict_batch(model_dir: str, input_path: str, output_file: str, input_forma
              | "Read" >> beam.FlatMap(read_source, input_path, input_format, text_column)
              | "Key" >> beam.Map(lambda item: ((item[0], item[1]), item[1])))
     results = keyed | "RunInference" >> base.RunInference(
-        base.KeyedModelHandler(make_model_handler(model_dir, total, threads_per_worker(beam_args))))
+        base.KeyedModelHandler(make_model_handler(model_dir, total, threads_per_worker(beam_args), outlier_scorer,
+                                                  modality or features.IMAGE_KEY)))
     if prediction_logs:
       _ = (results | "Predicted" >> beam.Filter(lambda kv: "error" not in kv[1])
            | "ToPredictionLog" >> beam.Map(_prediction_log, model_name, version)

@@ -240,6 +240,7 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       infra_blessing=serving_check.outputs["blessing"],
       tflite_model=quantizer.outputs["tflite_model"] if quantizer else None, push_label=config.push_label,
       model_evaluation=evaluator.outputs["evaluation"], statistics=statistics_gen.outputs["statistics"],
+      examples=example_gen.outputs["examples"],
       model_card=config.model_card_settings(),
       onnx_model=onnx_exporter.outputs["onnx_model"] if onnx_exporter else None,
       push_destination=pusher_pb2.PushDestination(

@@ -3,6 +3,7 @@
 One module-scoped run (blessed and pushed) serves several tests; then an unchanged re-run (all from cache) and a run
 with a changed hyperparameter (new model, compared with the previous blessed one).
 """
+import json
 import os
 import pathlib
 import shutil
@@ -56,6 +57,8 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   pushed = pathlib.Path(summary.pushed_to)
   assert pushed.parent == output / "serving" / "digits-cnn" and pushed.name.isdigit()
   assert (pushed / "saved_model.pb").is_file()
+  profile = json.loads((pushed / "outlier_profile.json").read_text())  # the train split's, for outlier scores
+  assert profile["modality"] == "image" and profile["examples"] > 300 and "brightness" in profile["features"]
   assert summary.serving_check_failure is None
   assert summary.baseline_model is None
 

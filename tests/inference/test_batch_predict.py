@@ -112,3 +112,30 @@ def test_threads_per_worker():
   assert batch_predict.threads_per_worker(["--direct_num_workers=2"]) is None
   workers = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
   assert batch_predict.threads_per_worker(workers) >= 1
+
+
+def test_outlier_scores_join_each_prediction_when_the_version_has_a_profile(trained_image_model, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from conftest import png_bytes  # pylint: disable=g-import-not-at-top
+  from monitoring import drift, outliers  # pylint: disable=g-import-not-at-top
+
+  _, _, export_dir, raw, _ = trained_image_model
+  model_dir = tmp_path / "model"
+  shutil.copytree(export_dir, model_dir)
+  images = [r["image"] for r in raw]
+  outliers.write_profile(str(model_dir), outliers.fit_profile(drift.derived_features(images[:48], "image", ""),
+                                                              "image"))
+  folder = tmp_path / "in" / "x"
+  folder.mkdir(parents=True)
+  for i, image in enumerate(images[48:56]):
+    (folder / f"normal-{i}.png").write_bytes(image)
+  (folder / "noise.png").write_bytes(png_bytes(np.random.default_rng(1).integers(0, 256, (8, 8), dtype=np.uint8)))
+  output = tmp_path / "out.jsonl"
+  batch_predict.predict_batch(str(model_dir), str(tmp_path / "in"), str(output),
+                              outlier_scorer=outliers.scorer(str(model_dir)))
+  scores = {row["id"]: row["outlier_score"] for row in map(json.loads, output.read_text().splitlines())}
+  assert len(scores) == 9
+  assert scores["x/noise.png"] > max(v for k, v in scores.items() if k != "x/noise.png")
