@@ -22,6 +22,7 @@ PROBABILITIES = "probabilities"
 PREDICTED_LABEL = "label"
 PREDICTED_SCORE = "score"
 SERVING_OUTPUTS = (PROBABILITIES, PREDICTED_LABEL, PREDICTED_SCORE)
+OUTLIER_SCORE = "outlier_score"  # added to answers by the server and batch inference (monitoring/outliers.py)
 
 SERVING_SIGNATURE = "serving_default"
 SERVING_INPUT = "examples"  # the one input of every raw-example signature: serialized tf.Examples

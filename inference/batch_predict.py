@@ -204,7 +204,7 @@ class _SavedModelHandler:
     raw = [tf.train.Example.FromString(example).features.feature[self._input_key].bytes_list.value[0]
            for example, _ in predicted]
     for (_, row), outlier_score in zip(predicted, self._outlier_scorer(raw) if raw else []):
-      row["outlier_score"] = float(outlier_score)
+      row[features.OUTLIER_SCORE] = float(outlier_score)
 
   def batch_elements_kwargs(self):
     return {"min_batch_size": BATCH_SIZE, "max_batch_size": BATCH_SIZE}
@@ -223,8 +223,8 @@ def _json_line(keyed) -> str:
   (example_id, _), result = keyed
   row = {"id": example_id, **({"error": result["error"]} if "error" in result else
                               {"label": result["label"], "score": round(result["score"], 6)})}
-  if "outlier_score" in result:
-    row["outlier_score"] = round(result["outlier_score"], 3)
+  if features.OUTLIER_SCORE in result:
+    row[features.OUTLIER_SCORE] = round(result[features.OUTLIER_SCORE], 3)
   return json.dumps(row, ensure_ascii=False)
 
 

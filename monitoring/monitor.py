@@ -22,13 +22,13 @@ from core import features, names
 from core.errors import MonitorError
 from core.layout import OutputLayout
 from inference import model_loader
-from monitoring import drift
+from monitoring import drift, outliers
 from serving import request_log
 # Measured on held-out digits (60 requests) against a small run's splits (about 160 train, 40 eval examples):
 # input JSD up to 0.09, predicted-class L-infinity 0.18, score JSD 0.21, all sampling noise; inverted and noise
 # images reach 0.5 to 1.0 on brightness and contrast (docs/monitoring.md).
 DEFAULT_THRESHOLDS = {"input_jsd": 0.2, "input_linf": 0.2, "prediction_jsd": 0.3, "prediction_linf": 0.25,
-                      "accuracy_drop": 0.05}
+                      "accuracy_drop": 0.05, "outlier_share": 0.1}
 MIN_REQUESTS = 20
 
 
@@ -75,6 +75,11 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
   checks = drift.drift_checks("input drift", drift.derived_features(train_values, modality, version_dir),
                               drift.derived_features(traffic_values, modality, version_dir), limits["input_jsd"],
                               limits["input_linf"])
+
+  profile = outliers.read_profile(version_dir)
+  if profile is not None:
+    checks.append(drift.Check("outliers", features.OUTLIER_SCORE, f"share over {outliers.OUTLIER_LIMIT:g}",
+                              outliers.outlier_share(profile, traffic_values, version_dir), limits["outlier_share"]))
 
   from inference import predict  # pylint: disable=g-import-not-at-top
 

@@ -22,6 +22,7 @@ PROFILE_FILE = "outlier_profile.json"
 MAX_SCORE = 100.0
 MAD_TO_STD = 1.4826  # the MAD of a normal distribution times this is its standard deviation
 PROFILE_EXAMPLES = 2000
+OUTLIER_LIMIT = 3.5  # a score above this counts as an outlier in `modelfab monitor` (held-out digits: 95% below 2.6)
 
 
 def fit_profile(derived, modality: str) -> Dict[str, object]:
@@ -85,3 +86,9 @@ def scorer(model_dir: str):
 
   profile = read_profile(model_dir)
   return functools.partial(score_raw, profile, model_dir=model_dir) if profile else None
+
+
+def outlier_share(profile: Dict[str, object], raw_values: List[bytes], model_dir: str = "") -> float:
+  """The share of raw inputs scoring above OUTLIER_LIMIT."""
+  scores = score_raw(profile, raw_values, model_dir)
+  return float(np.mean(scores > OUTLIER_LIMIT)) if len(scores) else 0.0

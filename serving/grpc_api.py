@@ -77,9 +77,7 @@ class _Service(prediction_service_pb2_grpc.PredictionServiceServicer, model_serv
         raise BadRequest(f"the model refused the input: {text.strip().splitlines()[0]}") from e
       if self.request_logger is not None:
         self.request_logger.log(spec.name, served.version, uuid.uuid4().hex, examples, outputs)
-      for predicted, score in zip(outputs[features.PREDICTED_LABEL], outputs[features.PREDICTED_SCORE]):
-        self.metrics.predicted.labels(spec.name, predicted.decode("utf-8", "replace")).inc()
-        self.metrics.score.labels(spec.name).observe(float(score))
+      self.metrics.observe_outputs(spec.name, outputs)
     except LookupError as e:
       code, message = grpc.StatusCode.NOT_FOUND, str(e.args[0] if e.args else e)
     except BadRequest as e:

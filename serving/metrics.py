@@ -26,3 +26,15 @@ class Metrics:
                               ["reason"], registry=self.registry)
     self.score = Histogram("modelfab_prediction_score", "Top-class probability", ["model"],
                            buckets=(.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1.0), registry=self.registry)
+    self.outlier = Histogram("modelfab_outlier_score", "Outlier score of each example (monitoring/outliers.py)",
+                             ["model"], buckets=(0.5, 1, 2, 3, 5, 10, 20, 50, 100), registry=self.registry)
+
+  def observe_outputs(self, model: str, outputs) -> None:
+    """The per-example metrics of one answer: predicted class, top-class probability, outlier score."""
+    from core import features  # pylint: disable=g-import-not-at-top
+
+    for predicted, score in zip(outputs[features.PREDICTED_LABEL], outputs[features.PREDICTED_SCORE]):
+      self.predicted.labels(model, predicted.decode("utf-8", "replace")).inc()
+      self.score.labels(model).observe(float(score))
+    for value in outputs.get(features.OUTLIER_SCORE, ()):
+      self.outlier.labels(model).observe(float(value))

@@ -28,8 +28,9 @@ import numpy as np
 
 from inference import model_loader
 
-from core import model_files, version_labels
+from core import features, model_files, version_labels
 from core.errors import LabelError
+from monitoring import outliers
 from serving.batching import Batcher
 
 VERSION_POLICIES = ("latest", "all")
@@ -41,9 +42,29 @@ class ServedVersion:
   version: int
   model: model_loader.LoadedModel
   batcher: Batcher
+  # raw inputs -> outlier scores (monitoring.outliers), when the version was pushed with a profile
+  outlier_scorer: Optional[Callable[[List[bytes]], np.ndarray]] = None
 
   def predict(self, examples: List[bytes]) -> Dict[str, np.ndarray]:
-    return self.batcher.submit(examples)
+    """`serving_default`'s outputs, plus `outlier_score` for each example when the version has an outlier profile."""
+    outputs = self.batcher.submit(examples)
+    if self.outlier_scorer is None:
+      return outputs
+    scores = outlier_scores(self.outlier_scorer, examples, self.model.metadata.input_feature)
+    return outputs if scores is None else {**outputs, features.OUTLIER_SCORE: scores}
+
+
+def outlier_scores(scorer, examples: List[bytes], key: str) -> Optional[np.ndarray]:
+  """The outlier scores of serialized raw examples, or None when they cannot be computed (scoring never fails a
+  request)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  try:
+    raw = [tf.train.Example.FromString(e).features.feature[key].bytes_list.value[0] for e in examples]
+    return np.asarray(scorer(raw), dtype=np.float32)
+  except Exception:  # pylint: disable=broad-except
+    logging.warning("outlier scores skipped for a request", exc_info=True)
+    return None
 
 
 def warmup_examples(metadata: model_files.ModelMetadata) -> List[bytes]:
@@ -212,7 +233,8 @@ class ModelServer:
                       self.max_batch_size, self.batch_timeout,
                       on_batch=(lambda size, n=name, v=version: self.on_batch(n, v, size)) if self.on_batch else None)
     with self._lock:
-      self._versions.setdefault(name, {})[version] = ServedVersion(name, version, model, batcher)
+      self._versions.setdefault(name, {})[version] = ServedVersion(name, version, model, batcher,
+                                                                   outliers.scorer(path))
     logging.info("serving %s version %d (loaded in %.1fs)", name, version, time.time() - started)
 
   def get(self, name: str, version: Optional[int] = None) -> ServedVersion:

@@ -111,10 +111,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
       request_id = uuid.uuid4().hex
       if request_logger is not None:
         request_logger.log(name, served.version, request_id, examples, outputs)
-      labels = [l.decode("utf-8", "replace") for l in outputs[features.PREDICTED_LABEL]]
-      for predicted, score in zip(labels, outputs[features.PREDICTED_SCORE]):
-        metrics.predicted.labels(name, predicted).inc()
-        metrics.score.labels(name).observe(float(score))
+      metrics.observe_outputs(name, outputs)
       payload = rest_codec.encode_outputs(outputs, layout, metadata.labels)
       if api == "explain":
         payload["explanations"] = await explainer.explain(served.model.path, examples, steps)

@@ -45,3 +45,12 @@ def test_profile_round_trip_and_scorer(tmp_path):
   assert outliers.read_profile(str(tmp_path)) == profile
   score = outliers.scorer(str(tmp_path))
   assert score(_digits(1, 3, 4)) == pytest.approx(outliers.score_raw(profile, _digits(1, 3, 4)))
+
+
+def test_the_share_the_monitor_checks():
+  profile = outliers.fit_profile(drift.derived_features(_digits(0, 2, 400), "image", ""), "image")
+  rng = np.random.default_rng(2)
+  noise = [png_bytes(rng.integers(0, 256, (8, 8), dtype=np.uint8)) for _ in range(20)]
+  assert outliers.outlier_share(profile, _digits(1, 2, 80)) < 0.1
+  assert outliers.outlier_share(profile, _digits(1, 2, 60) + noise) >= 0.2
+  assert outliers.outlier_share(profile, []) == 0.0

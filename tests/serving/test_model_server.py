@@ -116,3 +116,21 @@ def test_readiness_waits_for_the_first_load_and_ends_at_stop(root):
   server.start()
   assert server.readiness() == (False, {MODEL: [300], "empty": "no version AVAILABLE"})
   server.stop()
+
+
+def test_a_version_pushed_with_an_outlier_profile_answers_with_outlier_scores(root):
+  import json  # pylint: disable=g-import-not-at-top
+
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+
+  from monitoring import outliers  # pylint: disable=g-import-not-at-top
+  from inference import predict  # pylint: disable=g-import-not-at-top
+
+  profile = outliers.fit_profile(pd.DataFrame({"words": [3.0, 4.0, 5.0, 4.0, 3.0, 5.0]}), "text")
+  (root / MODEL / "300" / outliers.PROFILE_FILE).write_text(json.dumps(profile))
+  server = _server(root, version_policy="all")
+  examples = predict.serialized_examples([{"text": b"a fine film"}, {"text": " ".join(["word"] * 80).encode()}])
+  outputs = server.route(MODEL)[0].predict(examples)
+  assert outputs["outlier_score"][0] < 2 and outputs["outlier_score"][1] > 10
+  assert "outlier_score" not in server.route(MODEL, version=200)[0].predict(examples)  # pushed without a profile
+  server.stop()
