@@ -57,7 +57,7 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["Quantizer"] == {"ImageExampleGen", "Trainer"}
   assert depends["OnnxExporter"] == {"ImageExampleGen", "Trainer"}
   assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck", "Quantizer", "OnnxExporter",
-                               "StatisticsGen"}  # + model card
+                               "StatisticsGen", "ImageExampleGen"}  # + model card, outlier profile
 
   spec = yaml.safe_load(output.read_text())
   executors = spec["deploymentSpec"]["executors"]
