@@ -8,6 +8,7 @@ divergence for numeric columns, L-infinity distance for categorical ones.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import io
 import os
@@ -67,13 +68,25 @@ def _vocabulary(model_dir: str) -> Optional[set]:
   return None
 
 
+def feature_rows(raw_values: List[bytes], modality: str, model_dir: str) -> List[Dict[str, float]]:
+  """The derived features of each raw input (image bytes or UTF-8 text), one dict each."""
+  if modality == features.TEXT_KEY:
+    vocabulary = _cached_vocabulary(model_dir)
+    return [text_features(v, vocabulary) for v in raw_values]
+  return [image_features(v) for v in raw_values]
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_vocabulary(model_dir: str) -> Optional[frozenset]:
+  vocabulary = _vocabulary(model_dir)
+  return frozenset(vocabulary) if vocabulary is not None else None
+
+
 def derived_features(raw_values: List[bytes], modality: str, model_dir: str):
+  """`feature_rows` as a DataFrame (what TFDV's comparators take)."""
   import pandas as pd  # pylint: disable=g-import-not-at-top
 
-  if modality == features.TEXT_KEY:
-    vocabulary = _vocabulary(model_dir)
-    return pd.DataFrame([text_features(v, vocabulary) for v in raw_values])
-  return pd.DataFrame([image_features(v) for v in raw_values])
+  return pd.DataFrame(feature_rows(raw_values, modality, model_dir))
 
 
 def drift_checks(kind: str, baseline, traffic, jsd: float, linf: float) -> List[Check]:
