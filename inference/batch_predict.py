@@ -44,7 +44,7 @@ class BatchResult:
 
 def detect_format(input_path: str) -> str:
   """image_folder, text_csv or tfrecord, from what `input_path` holds; DataError naming it when none fits."""
-  from readers import image_folder, text_csv  # pylint: disable=g-import-not-at-top
+  from readers import image_folder  # pylint: disable=g-import-not-at-top
 
   if not os.path.exists(input_path):
     raise DataError(f"{input_path}: no such file or folder")
@@ -54,7 +54,6 @@ def detect_format(input_path: str) -> str:
   if any(n.lower().endswith(image_folder.IMAGE_EXTENSIONS) for n in names):
     return "image_folder"
   if any(n.lower().endswith(".csv") for n in names):
-    del text_csv
     return "text_csv"
   if names:
     return "tfrecord"
@@ -233,7 +232,7 @@ def _prediction_log(keyed, model_name: str, version: str) -> bytes:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
 
-  (example_id, example), result = keyed
+  (_, example), result = keyed
   log = prediction_log_pb2.PredictionLog()
   request = log.predict_log.request
   request.model_spec.name, request.model_spec.signature_name = model_name, features.SERVING_SIGNATURE
@@ -246,7 +245,6 @@ def _prediction_log(keyed, model_name: str, version: str) -> bytes:
   response.outputs[features.PREDICTED_SCORE].CopyFrom(tf.make_tensor_proto([result["score"]], dtype=tf.float32))
   response.outputs[features.PROBABILITIES].CopyFrom(
       tf.make_tensor_proto([result["probabilities"]], dtype=tf.float32))
-  del example_id
   return log.SerializeToString()
 
 

@@ -38,13 +38,17 @@ def fit_profile(derived, modality: str) -> Dict[str, object]:
 
 
 def score(profile: Dict[str, object], derived) -> np.ndarray:
-  """Each row's largest robust z-score over the profile's features (0 when a feature is missing)."""
-  scores = np.zeros(len(derived))
-  for column, stats in profile["features"].items():
-    if column in derived.columns:
-      z = np.abs(derived[column].to_numpy(dtype=float) - stats["median"]) / stats["scale"]
-      scores = np.maximum(scores, z)
-  return np.minimum(scores, MAX_SCORE)
+  """Each row's largest robust z-score over the profile's features (0 when a feature is missing), for a DataFrame
+  of derived features."""
+  return score_rows(profile, derived.to_dict("records"))
+
+
+def score_rows(profile: Dict[str, object], rows: List[Dict[str, float]]) -> np.ndarray:
+  """`score` for rows of derived features as dicts (monitoring.drift.feature_rows): no pandas, so the server can
+  call it on every request (a DataFrame per call cost more than the digits model itself)."""
+  stats = profile["features"].items()
+  scores = [max([abs(row[c] - s["median"]) / s["scale"] for c, s in stats if c in row], default=0.0) for row in rows]
+  return np.minimum(np.asarray(scores, dtype=float), MAX_SCORE)
 
 
 def write_profile(folder: str, profile: Dict[str, object]) -> str:
@@ -73,14 +77,10 @@ def profile_of_examples(examples_uri: str, modality: str, model_dir: str,
 
 
 def score_raw(profile: Dict[str, object], raw_values: List[bytes], model_dir: str = "") -> np.ndarray:
-  """Scores of raw inputs (image bytes or UTF-8 texts) of the profile's modality, without pandas: the server calls
-  this on every request (a DataFrame per call cost more than the digits model itself)."""
+  """Scores of raw inputs (image bytes or UTF-8 texts) of the profile's modality."""
   from monitoring import drift  # pylint: disable=g-import-not-at-top
 
-  rows = drift.feature_rows(raw_values, str(profile["modality"]), model_dir)
-  stats = profile["features"].items()
-  scores = [max([abs(row[c] - s["median"]) / s["scale"] for c, s in stats if c in row], default=0.0) for row in rows]
-  return np.minimum(np.asarray(scores, dtype=float), MAX_SCORE)
+  return score_rows(profile, drift.feature_rows(raw_values, str(profile["modality"]), model_dir))
 
 
 def scorer(model_dir: str):
