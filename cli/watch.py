@@ -1,4 +1,5 @@
-"""`modelfab watch`: runs the pipeline whenever a new complete span arrives (pipelines/watch.py decides).
+"""`modelfab watch`: runs the pipeline whenever a new complete span arrives, or, with `--labels`, when the monitor
+alerts on the served model's traffic and labelled requests can become a new span (pipelines/watch.py decides).
 
 Each check logs its decision and reason, on the terminal and in `<output>/logs/watch.log`. A run is `modelfab run`
 in a child process with the same settings (a crash or leak in one run does not end the watcher); it takes the
@@ -9,6 +10,7 @@ drift gate stopped it; 3: another run held the output dir).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import re
@@ -18,13 +20,14 @@ import time
 from typing import List
 
 from cli import run as run_cli
+from core import output_dir
 from core.errors import EXIT_BUSY, UsageError
 from core.layout import OutputLayout
 from pipelines import config as config_lib
 from readers import spans
 
 WATCH_LOG = "watch.log"
-WATCH_ONLY_FLAGS = ("every", "once", "help")
+WATCH_ONLY_FLAGS = ("every", "once", "labels", "help")
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
@@ -35,6 +38,9 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                      help="time between checks: seconds, or a number with s, m or h (default: %(default)s)")
   watch.add_argument("--once", action="store_true",
                      help="check once, run if a new span is there, and exit (for cron, Airflow, recurring runs)")
+  watch.add_argument("--labels", metavar="CSV",
+                     help="true labels of served requests (request_id,label): when `monitor` alerts on the traffic "
+                          "since the last run, the labelled requests become a new span and the pipeline runs on it")
   watch.set_defaults(handler=cmd_watch, parser=watch)
 
 
@@ -77,16 +83,28 @@ def log_decision(output: str, message: str) -> None:
     f.write(line + "\n")
 
 
-def check_once(args: argparse.Namespace) -> int:
-  """One check: the decision, logged, and the run it calls for; the exit status `--once` gives."""
+def check_once(args: argparse.Namespace, config: config_lib.PipelineConfig) -> int:
+  """One check: the decisions, logged, and the run they call for; the exit status `--once` gives."""
+  from models import tasks  # pylint: disable=g-import-not-at-top
   from pipelines import watch  # pylint: disable=g-import-not-at-top
 
-  config = config_lib.PRESETS[args.preset]
   decision = watch.decide(os.path.abspath(args.data), args.output, config.pipeline_name)
   log_decision(args.output, ("run: " if decision.run else "skip: ") + decision.reason)
+  if not decision.run and args.labels and not output_dir.run_in_progress(args.output):
+    input_key = tasks.get_task(config.task).SERVING_FEATURE_KEYS[0]
+    decision, traffic = watch.decide_on_traffic(args.output, config.pipeline_name, config.model_name, input_key,
+                                                args.labels)
+    log_decision(args.output, ("run: " if decision.run else "skip: ") + decision.reason)
+    if traffic is not None:
+      number, folder = watch.write_traffic_span(os.path.abspath(args.data), traffic, config.data_format, input_key,
+                                                config.text_column, config.label_column)
+      decision = dataclasses.replace(decision, span=number)
+      log_decision(args.output, f"wrote span {number} ({folder}): {len(traffic.inputs)} labelled requests")
   if not decision.run:
     return 0
   argv = [sys.executable, "-m", "cli.main", "run"] + run_argv(args.parser, args)
+  if decision.allow_drift and not args.allow_drift:
+    argv.append("--allow-drift")
   started = time.time()
   console = getattr(args, "console", None)
   status = subprocess.call(argv, stderr=console.terminal_fd() if console is not None else None)
@@ -100,10 +118,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     raise UsageError(f"--data {args.data or '(none)'}: `modelfab watch` needs a span pattern, e.g. "
                      f"'incoming/span-{spans.SPAN_TOKEN}'")
   every = parse_interval(args.every)
-  run_cli.config_from_args(argparse.Namespace(**{**vars(args), "command": "run"}))  # bad settings: exit 2 now
+  if args.labels and not os.path.isfile(args.labels):
+    raise UsageError(f"--labels {args.labels}: no such file")
+  config = run_cli.config_from_args(argparse.Namespace(**{**vars(args), "command": "run"}))  # bad settings: exit 2
   if args.once:
-    return check_once(args)
-  log_decision(args.output, f"watching {args.data} every {args.every}")
+    return check_once(args, config)
+  log_decision(args.output, f"watching {args.data} every {args.every}"
+               + (f", and the traffic of {config.model_name} with the labels in {args.labels}" if args.labels else ""))
   while True:
-    check_once(args)
+    check_once(args, config)
     time.sleep(every)

@@ -106,15 +106,26 @@ def monitor(output: str, model: str, since: float = 0.0, labels_csv: Optional[st
           "alert": any(c.alert for c in checks)}
 
 
-def live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
+def read_labels(labels_csv: str) -> Dict[str, str]:
+  """request id -> true label, from a CSV with the columns request_id,label; MonitorError naming the file (and the
+  row, for an empty label) otherwise."""
   try:
     with open(labels_csv, newline="", encoding="utf-8-sig") as f:
       reader = csv.DictReader(f)
       if not reader.fieldnames or not {"request_id", "label"} <= set(reader.fieldnames):
         raise MonitorError(f"{labels_csv}: expected columns request_id,label; the header has {reader.fieldnames}")
-      truth = {row["request_id"].strip(): row["label"].strip() for row in reader}
+      truth = {}
+      for row in reader:
+        if not (row["label"] or "").strip():
+          raise MonitorError(f"{labels_csv}:{reader.line_num}: request {row['request_id']!r} has an empty label")
+        truth[(row["request_id"] or "").strip()] = row["label"].strip()
+      return truth
   except (OSError, UnicodeDecodeError, csv.Error) as e:
     raise MonitorError(f"{labels_csv}: cannot read ({e})") from e
+
+
+def live_accuracy(labels_csv: str, rows) -> Dict[str, object]:
+  truth = read_labels(labels_csv)
   predicted = {r[request_log.PREFIX + "request_id"].decode(): r[request_log.PREFIX + "label"].decode() for r in rows}
   matched = [(predicted[i], label) for i, label in truth.items() if i in predicted]
   correct = sum(p == t for p, t in matched)

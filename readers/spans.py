@@ -23,6 +23,7 @@ from core.errors import DataError, UsageError
 from core.features import RAW_LABEL_KEY, SPAN_DONE_MARKER
 
 SPAN_TOKEN = "{SPAN}"
+PROVENANCE_FILE = ".modelfab-span.json"  # where a span modelfab wrote came from (hidden: the readers skip it)
 SPANS_HELP = "latest (default), all, N (the latest N) or A-B (spans A to B)"
 
 
@@ -170,6 +171,87 @@ def read_span_inputs(folder: str, data_format: str, input_key: str, text_column:
     pairs = _evenly(pairs, limit)
     return [v for v, _ in pairs], [l for _, l in pairs]
   raise DataError(f"unknown data format {data_format!r}")
+
+
+def next_span_folder(pattern: str) -> Tuple[int, str]:
+  """(number, folder) of the span after the newest one matching `pattern`, its digits as wide as the newest's
+  (`span-0007` -> `span-0008`); span 1 when none exists yet. The folder is not created."""
+  parent, component, rest = _split_pattern(pattern)
+  existing = list_spans(pattern)
+  number = existing[-1].number + 1 if existing else 1
+  width = 1
+  if existing:
+    before, after = component.split(SPAN_TOKEN)
+    name = os.path.relpath(existing[-1].path, parent).split(os.sep)[0]
+    width = len(name) - len(before) - len(after)
+  folder = os.path.join(parent, component.replace(SPAN_TOKEN, str(number).zfill(width)))
+  return number, os.path.join(folder, rest) if rest else folder
+
+
+def image_extension(data: bytes) -> str:
+  """'.png' or '.jpg' by the bytes' signature; DataError for anything else (the image readers take only those)."""
+  if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    return ".png"
+  if data.startswith(b"\xff\xd8\xff"):
+    return ".jpg"
+  raise DataError(f"not a PNG or JPEG image (it starts with {data[:8]!r})")
+
+
+def provenance(folder: str) -> dict:
+  """What PROVENANCE_FILE in a span's folder says; {} when there is none or it cannot be read."""
+  import json  # pylint: disable=g-import-not-at-top
+
+  try:
+    with open(os.path.join(folder, PROVENANCE_FILE), encoding="utf-8") as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return {}
+
+
+def write_span(folder: str, data_format: str, inputs: List[bytes], labels: List[str], ids: List[str],
+               input_key: str, text_column: str, label_column: str, provenance: Optional[dict] = None) -> str:
+  """Writes one span as `--data` would hold it, `_SUCCESS` last: an image per input under `<label>/<id>.<ext>`,
+  `examples.csv` (text, label) or `examples.tfrecord` (tf.Examples of `input_key` and the label), plus `provenance`
+  as PROVENANCE_FILE (a hidden file: the readers skip it). Refuses an existing folder. Returns the folder."""
+  if os.path.exists(folder):
+    raise DataError(f"{folder}: already exists; a span is written once")
+  if data_format == "image_folder":  # checked before anything is written
+    names = [re.sub(r"[^\w.-]", "_", key) + image_extension(value) for value, key in zip(inputs, ids)]
+    for label in labels:
+      if not label.strip() or label != label.strip() or "/" in label or label.startswith("."):
+        raise DataError(f"label {label!r} cannot name a class folder")
+  os.makedirs(folder)
+  if data_format == "image_folder":
+    for value, label, name in zip(inputs, labels, names):
+      os.makedirs(os.path.join(folder, label), exist_ok=True)
+      with open(os.path.join(folder, label, name), "wb") as f:
+        f.write(value)
+  elif data_format == "text_csv":
+    import csv  # pylint: disable=g-import-not-at-top
+
+    with open(os.path.join(folder, "examples.csv"), "w", newline="", encoding="utf-8") as f:
+      writer = csv.writer(f)
+      writer.writerow([text_column, label_column])
+      writer.writerows((value.decode("utf-8"), label) for value, label in zip(inputs, labels))
+  elif data_format == "tfrecord":
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    with tf.io.TFRecordWriter(os.path.join(folder, "examples.tfrecord")) as writer:
+      for value, label in zip(inputs, labels):
+        writer.write(tf.train.Example(features=tf.train.Features(feature={
+            input_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value])),
+            RAW_LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode("utf-8")])),
+        })).SerializeToString())
+  else:
+    raise DataError(f"unknown data format {data_format!r}")
+  if provenance is not None:
+    import json  # pylint: disable=g-import-not-at-top
+
+    with open(os.path.join(folder, PROVENANCE_FILE), "w", encoding="utf-8") as f:
+      json.dump(provenance, f, indent=2)
+  with open(os.path.join(folder, SPAN_DONE_MARKER), "w", encoding="utf-8"):
+    pass  # written last: the span is complete
+  return folder
 
 
 def _evenly(items: list, limit: int) -> list:

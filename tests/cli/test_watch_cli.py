@@ -21,7 +21,7 @@ def test_the_run_it_starts_has_the_same_settings():
   parser = cli.build_parser()
   args = parser.parse_args(["watch", "--data", "in/span-{SPAN}", "--spans", "3", "--output", "out", "--epochs", "4",
                             "--allow-drift", "--no-export-onnx", "--beam-arg=--a=1", "--beam-arg=--b", "--once",
-                            "--every", "1m", "--preset", "digits-cnn"])
+                            "--every", "1m", "--labels", "labels.csv", "--preset", "digits-cnn"])
   argv = watch.run_argv(args.parser, args)
   assert argv == ["--data", "in/span-{SPAN}", "--spans", "3", "--allow-drift", "--epochs", "4", "--no-export-onnx",
                   "--beam-arg=--a=1", "--beam-arg=--b", "--output", "out"]
@@ -40,4 +40,7 @@ def test_watch_needs_a_span_pattern_and_good_settings(tmp_path, capsys):
   assert cli.main(["watch", "--data", str(tmp_path / "span-{SPAN}"), "--output", str(tmp_path / "o"),
                    "--once"]) == cli.EXIT_USAGE
   assert "no folder matches" in capsys.readouterr().err
+  assert cli.main(["watch", "--data", str(tmp_path / "span-{SPAN}"), "--output", str(tmp_path / "o"), "--once",
+                   "--labels", str(tmp_path / "labels.csv")]) == cli.EXIT_USAGE
+  assert f"--labels {tmp_path / 'labels.csv'}: no such file" in capsys.readouterr().err
   assert not (tmp_path / "o").exists()  # nothing written

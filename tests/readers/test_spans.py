@@ -118,3 +118,38 @@ def test_read_span_inputs_of_each_format(tmp_path):
   (records / "_SUCCESS").write_text("")  # not read as records
   values, labels = spans.read_span_inputs(str(records), "tfrecord", "image", "text", "label", limit=2)
   assert labels == ["x", "y"] and values == [b"img-x", b"img-y"]  # evenly spaced: records 0 and 1 of 3
+
+
+def test_the_next_span_keeps_the_digits_width_and_the_folder_below_the_token(tmp_path):
+  assert spans.next_span_folder(str(tmp_path / "span-{SPAN}")) == (1, str(tmp_path / "span-1"))
+  _span(tmp_path, 7, name="day-{:04d}")
+  assert spans.next_span_folder(str(tmp_path / "day-{SPAN}")) == (8, str(tmp_path / "day-0008"))
+  (tmp_path / "s-3" / "images").mkdir(parents=True)
+  assert spans.next_span_folder(str(tmp_path / "s-{SPAN}" / "images")) == (4, str(tmp_path / "s-4" / "images"))
+
+
+@pytest.mark.parametrize("data_format", ["image_folder", "text_csv", "tfrecord"])
+def test_a_written_span_reads_back_as_the_same_examples_and_is_complete(tmp_path, data_format):
+  images = [write_image(tmp_path / f"{i}.png", seed=i).read_bytes() for i in range(4)]
+  inputs = images if data_format != "text_csv" else [b"good, really", b"bad", "caf\u00e9 \"ok\"".encode(), b"meh"]
+  labels = ["a", "b", "a", "b"]
+  key = "text" if data_format == "text_csv" else "image"
+  folder = spans.write_span(str(tmp_path / "span-1"), data_format, inputs, labels, ["r/1", "r2", "r3", "r4"], key,
+                            "review", "stars", provenance={"source": "test"})
+  [span] = spans.select_spans(str(tmp_path / "span-{SPAN}"))
+  assert span.complete and span.path == folder
+  values, read_labels = spans.read_span_inputs(folder, data_format, key, "review", "stars")
+  assert sorted(zip(values, read_labels)) == sorted(zip(inputs, labels))
+  assert spans.provenance(folder) == {"source": "test"}
+  with pytest.raises(DataError, match="already exists"):
+    spans.write_span(folder, data_format, inputs, labels, ["x"] * 4, key, "review", "stars")
+
+
+def test_a_span_of_bad_images_or_labels_writes_nothing(tmp_path):
+  png = write_image(tmp_path / "ok.png").read_bytes()
+  with pytest.raises(DataError, match="not a PNG or JPEG"):
+    spans.write_span(str(tmp_path / "span-1"), "image_folder", [png, b"GIF89a..."], ["a", "b"], ["1", "2"], "image",
+                     "text", "label")
+  with pytest.raises(DataError, match="cannot name a class folder"):
+    spans.write_span(str(tmp_path / "span-1"), "image_folder", [png], ["../up"], ["1"], "image", "text", "label")
+  assert not (tmp_path / "span-1").exists()
