@@ -26,8 +26,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                        help="--batch: what INPUT holds (default: found from its files)")
   predict.add_argument("--text-column", default="text", help="--batch on CSV: the text column (default: text)")
   predict.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
-                       help="--batch: a Beam pipeline argument, repeatable (e.g. --beam-arg=--direct_num_workers=2 "
-                            "--beam-arg=--direct_running_mode=multi_processing)")
+                       help="--batch: a Beam pipeline argument, repeatable (2 workers on one machine: "
+                            "--beam-arg=--direct_running_mode=multi_threading --beam-arg=--direct_num_workers=2)")
   predict.set_defaults(handler=cmd_predict)
 
 

@@ -28,6 +28,11 @@ PREDICTION_LOG_SUFFIXES = (".tfrecord", ".tfrecord.gz")
 PROGRESS_SECONDS = 10.0
 
 
+# One Beam element: (ids, serialized raw tf.Examples) of up to BATCH_SIZE examples. A plain tuple: Beam's coders
+# keep it a tuple between workers.
+Batch = Tuple[Tuple[str, ...], Tuple[bytes, ...]]
+
+
 @dataclasses.dataclass
 class BatchResult:
   output_file: str
@@ -121,6 +126,20 @@ def read_source(source: str, input_path: str, input_format: str, text_column: st
       yield f"{name}:record {index}", record
 
 
+def read_batches(source: str, input_path: str, input_format: str, text_column: str) -> Iterable[Batch]:
+  """`read_source`'s examples in batches of up to BATCH_SIZE: one Beam element per model call, so Beam's cost per
+  element is paid once per batch, not once per example (measured: benchmarks/RESULTS.md, batch inference)."""
+  ids, examples = [], []
+  for example_id, example in read_source(source, input_path, input_format, text_column):
+    ids.append(example_id)
+    examples.append(example)
+    if len(ids) == BATCH_SIZE:
+      yield tuple(ids), tuple(examples)
+      ids, examples = [], []
+  if ids:
+    yield tuple(ids), tuple(examples)
+
+
 class _Progress:
   """Prints how many examples this worker has predicted, at most every PROGRESS_SECONDS (workers share stdout)."""
 
@@ -138,8 +157,9 @@ class _Progress:
 def make_model_handler(model_dir: str, total: Optional[int], threads: Optional[int] = None,
                        outlier_scorer: Optional[Callable[[List[bytes]], Sequence[float]]] = None,
                        input_key: str = features.IMAGE_KEY):
-  """Beam's ModelHandler for a pushed SavedModel: loads it once per worker; `run_inference` yields, for each
-  serialized example of a batch, {"label", "score", "probabilities"} or {"error"}. `threads`: TensorFlow's threads
+  """Beam's ModelHandler for a pushed SavedModel: loads it once per worker; its elements are Batches, and
+  `run_inference` gives each one's (id, example, result) triples, result being {"label", "score",
+  "probabilities"} or {"error"}. `threads`: TensorFlow's threads
   in each worker process (None: TensorFlow's default, all cores). `outlier_scorer`: maps the raw `input_key` values
   of the predicted examples to outlier scores (monitoring.outliers), added as "outlier_score"."""
   from apache_beam.ml.inference import base  # pylint: disable=g-import-not-at-top
@@ -178,22 +198,26 @@ class _SavedModelHandler:
       tf.config.threading.set_inter_op_parallelism_threads(self._threads)
     return model_loader.load_model(self._model_dir)
 
-  def run_inference(self, batch: Sequence[bytes], model, inference_args=None):
+  def run_inference(self, batch: Sequence[Batch], model, inference_args=None):
+    """For each Batch: its (id, serialized example, result) triples."""
+    del inference_args
+    return [list(zip(ids, examples, self._predict(examples, model))) for ids, examples in batch]
+
+  def _predict(self, examples: Sequence[bytes], model) -> List[Dict[str, object]]:
     from inference import predict  # pylint: disable=g-import-not-at-top
 
-    del inference_args
     try:
-      results = _rows(predict.predict_serialized(model, list(batch)))
+      results = _rows(predict.predict_serialized(model, list(examples)))
     except Exception:  # pylint: disable=broad-except  # a bad example fails its batch: find it
       results = []
-      for example in batch:
+      for example in examples:
         try:
           results += _rows(predict.predict_serialized(model, [example]))
         except Exception as e:  # pylint: disable=broad-except
           results.append({"error": str(e).splitlines()[0] if str(e) else type(e).__name__})
     if self._outlier_scorer is not None:
-      self._add_outlier_scores(batch, results)
-    self._progress.add(len(batch))
+      self._add_outlier_scores(examples, results)
+    self._progress.add(len(examples))
     return results
 
   def _add_outlier_scores(self, batch: Sequence[bytes], results: List[Dict[str, object]]) -> None:
@@ -206,7 +230,7 @@ class _SavedModelHandler:
       row[features.OUTLIER_SCORE] = float(outlier_score)
 
   def batch_elements_kwargs(self):
-    return {"min_batch_size": BATCH_SIZE, "max_batch_size": BATCH_SIZE}
+    return {"min_batch_size": 1, "max_batch_size": 1}  # each element is already a batch (read_batches)
 
   def get_metrics_namespace(self):
     return "modelfab_batch_inference"
@@ -218,8 +242,13 @@ def _rows(outputs) -> List[Dict[str, object]]:
                                                  outputs[features.PROBABILITIES])]
 
 
-def _json_line(keyed) -> str:
-  (example_id, _), result = keyed
+def _json_lines(triples) -> str:
+  """The JSON lines of one batch's (id, example, result) triples, as one text (WriteToText adds the last newline)."""
+  return "\n".join(_json_line(triple) for triple in triples)
+
+
+def _json_line(triple) -> str:
+  example_id, _, result = triple
   row = {"id": example_id, **({"error": result["error"]} if "error" in result else
                               {"label": result["label"], "score": round(result["score"], 6)})}
   if features.OUTLIER_SCORE in result:
@@ -227,12 +256,12 @@ def _json_line(keyed) -> str:
   return json.dumps(row, ensure_ascii=False)
 
 
-def _prediction_log(keyed, model_name: str, version: str) -> bytes:
+def _prediction_log(triple, model_name: str, version: str) -> bytes:
   """A TF Serving PredictionLog (predict_log: the request's serialized example, the response's outputs)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorflow_serving.apis import prediction_log_pb2  # pylint: disable=g-import-not-at-top
 
-  (_, example), result = keyed
+  _, example, result = triple
   log = prediction_log_pb2.PredictionLog()
   request = log.predict_log.request
   request.model_spec.name, request.model_spec.signature_name = model_name, features.SERVING_SIGNATURE
@@ -293,21 +322,20 @@ def predict_batch(model_dir: str, input_path: str, output_file: str, input_forma
   version = os.path.basename(os.path.abspath(model_dir))
   started = time.time()
   with beam.Pipeline(options=PipelineOptions(list(beam_args))) as pipeline:
-    keyed = (pipeline
-             | "Sources" >> beam.Create(sources, reshuffle=len(sources) > 1)
-             | "Read" >> beam.FlatMap(read_source, input_path, input_format, text_column)
-             | "Key" >> beam.Map(lambda item: ((item[0], item[1]), item[1])))
-    results = keyed | "RunInference" >> base.RunInference(
-        base.KeyedModelHandler(make_model_handler(model_dir, total, threads_per_worker(beam_args), outlier_scorer,
-                                                  modality or features.IMAGE_KEY)))
+    results = (pipeline
+               | "Sources" >> beam.Create(sources, reshuffle=len(sources) > 1)
+               | "Read" >> beam.FlatMap(read_batches, input_path, input_format, text_column)
+               | "RunInference" >> base.RunInference(make_model_handler(
+                   model_dir, total, threads_per_worker(beam_args), outlier_scorer, modality or features.IMAGE_KEY)))
     if prediction_logs:
-      _ = (results | "Predicted" >> beam.Filter(lambda kv: "error" not in kv[1])
+      triples = results | "Examples" >> beam.FlatMap(lambda triples: triples)
+      _ = (triples | "Predicted" >> beam.Filter(lambda triple: "error" not in triple[2])
            | "ToPredictionLog" >> beam.Map(_prediction_log, model_name, version)
            | "WriteLogs" >> beam.io.WriteToTFRecord(output_file, shard_name_template="", num_shards=1))
-      _ = (results | "Failed" >> beam.Filter(lambda kv: "error" in kv[1]) | "ErrorLines" >> beam.Map(_json_line)
+      _ = (triples | "Failed" >> beam.Filter(lambda triple: "error" in triple[2]) | "ErrorLines" >> beam.Map(_json_line)
            | "WriteErrors" >> beam.io.WriteToText(errors_file, shard_name_template="", num_shards=1))
     else:
-      _ = (results | "ToJson" >> beam.Map(_json_line)
+      _ = (results | "ToJson" >> beam.Map(_json_lines)
            | "WriteLines" >> beam.io.WriteToText(output_file, shard_name_template="", num_shards=1))
   seconds = time.time() - started
   errors = _read_errors(errors_file or output_file)
