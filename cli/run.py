@@ -84,6 +84,19 @@ def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParse
   settings.add_argument("--min-accuracy", type=float, help="blessing lower bound on eval accuracy")
   settings.add_argument("--prune-sparsity", type=float, metavar="S",
                         help="train with magnitude pruning to this share of zero weights (0 < S < 1; image models)")
+  settings.add_argument("--dp-l2-clip", type=float, metavar="C",
+                        help="train with DP-SGD: clip each example's gradient to this L2 norm (with "
+                             "--dp-noise-multiplier or --dp-target-epsilon)")
+  settings.add_argument("--dp-noise-multiplier", type=float, metavar="Z",
+                        help="DP-SGD: Gaussian noise of standard deviation Z x C on each batch's clipped gradient sum")
+  settings.add_argument("--dp-target-epsilon", type=float, metavar="E",
+                        help="DP-SGD: the smallest noise that spends at most E in the configured epochs")
+  settings.add_argument("--dp-microbatches", type=int, metavar="M",
+                        help="DP-SGD: clip the mean gradient of M microbatches per batch (default: one per example)")
+  settings.add_argument("--dp-delta", type=float, metavar="D",
+                        help="DP-SGD: the delta epsilon is stated at (default: 1/N rounded down to a power of ten)")
+  settings.add_argument("--max-epsilon", type=float, metavar="E",
+                        help="DP-SGD: do not bless (nor push) a model that spent more privacy than E")
   settings.add_argument("--quantize", metavar="MODE",
                         help="also make a .tflite model: none, dynamic, float16 or int8 (default: the preset's)")
   settings.add_argument("--max-accuracy-drop", type=float, metavar="D",
@@ -145,6 +158,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
+      max_epsilon=args.max_epsilon,
       push_label=getattr(args, "push_label", None), model_card_notes=args.model_card_notes,
       bulk_infer=getattr(args, "bulk_infer", None),
       export_onnx=args.export_onnx,
@@ -155,7 +169,10 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                "image_size": args.image_size, "channels": args.channels,
                "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
-               "precision": precision_from_args(args), "prune_sparsity": args.prune_sparsity})
+               "precision": precision_from_args(args), "prune_sparsity": args.prune_sparsity,
+               "dp_l2_clip": args.dp_l2_clip, "dp_noise_multiplier": args.dp_noise_multiplier,
+               "dp_target_epsilon": args.dp_target_epsilon, "dp_microbatches": args.dp_microbatches,
+               "dp_delta": args.dp_delta})
   try:
     config.check_settings()
   except ValueError as e:

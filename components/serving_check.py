@@ -20,6 +20,22 @@ from inference import model_check
 
 BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"  # TFX InfraValidator's names
 REASON_PROPERTY = "reason"
+PRIVACY_REFUSED_PROPERTY = "privacy_refused"  # 1 when the model spent more privacy than --max-epsilon allows
+
+
+def privacy_verdict(model_dir: str, max_epsilon: float) -> str:
+  """"" when `max_epsilon` is 0 (no limit) or the model's DP-SGD epsilon is within it, else the reason."""
+  if max_epsilon <= 0:
+    return ""
+  from core import model_files  # pylint: disable=g-import-not-at-top
+
+  spent = model_files.read_metadata(model_dir).privacy
+  if not spent:
+    return f"privacy: the model records no DP-SGD training, and --max-epsilon {max_epsilon:g} asks for it"
+  if spent["epsilon"] > max_epsilon:
+    return (f"privacy: the model spent epsilon {spent['epsilon']:.3g} (at delta {spent['delta']:g}), more than "
+            f"--max-epsilon {max_epsilon:g}")
+  return ""
 
 
 def run_check(model_dir: str, records: list, timeout_seconds: int) -> str:
@@ -47,16 +63,23 @@ def run_check(model_dir: str, records: list, timeout_seconds: int) -> str:
 @component
 def ServingCheck(  # pylint: disable=invalid-name
     model: InputArtifact[Model], examples: InputArtifact[Examples], blessing: OutputArtifact[InfraBlessing],
-    split: Parameter[str] = "eval", num_examples: Parameter[int] = 16, timeout_seconds: Parameter[int] = 300):
-  """Blesses `model` for pushing when a fresh process loads it and `serving_default` answers raw `examples`."""
+    split: Parameter[str] = "eval", num_examples: Parameter[int] = 16, timeout_seconds: Parameter[int] = 300,
+    max_epsilon: Parameter[float] = 0.0):
+  """Blesses `model` for pushing when a fresh process loads it and `serving_default` answers raw `examples`, and,
+  with `max_epsilon` above 0, its DP-SGD training spent at most that epsilon."""
   from tfx.utils import path_utils  # pylint: disable=g-import-not-at-top
 
   model_dir = path_utils.serving_model_path(model.uri)
+  privacy_reason = privacy_verdict(model_dir, max_epsilon)
   records = model_check.read_split_records(examples.uri, split, num_examples)
-  reason = run_check(model_dir, records, timeout_seconds) if records else f"no {split} examples to call it with"
+  reason = privacy_reason or (run_check(model_dir, records, timeout_seconds) if records
+                              else f"no {split} examples to call it with")
   with open(os.path.join(blessing.uri, NOT_BLESSED_FILE if reason else BLESSED_FILE), "w") as f:
     f.write(reason)
   blessing.set_int_custom_property("blessed", 0 if reason else 1)
   blessing.set_string_custom_property(REASON_PROPERTY, reason)
-  if reason:
+  blessing.set_int_custom_property(PRIVACY_REFUSED_PROPERTY, 1 if privacy_reason else 0)
+  if privacy_reason:
+    print(f"[modelfab] NOT BLESSED, the model will not be pushed: {privacy_reason}", flush=True)
+  elif reason:
     print(f"[modelfab] serving check FAILED, the model will not be pushed: {reason}", flush=True)

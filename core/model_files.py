@@ -35,6 +35,10 @@ class ModelMetadata:
   lower_case: Optional[bool] = None  # text models: the tokenizer lower-cases (for clients that tokenize)
   training_precision: Optional[str] = None  # float32, bfloat16 or float16 (models.precision); serving is float32
   training_precision_reason: Optional[str] = None  # why: asked for, or what `auto` saw in the hardware
+  # DP-SGD's settings and the privacy spent (models.privacy.report: epsilon, delta, steps...); None without DP.
+  privacy: Optional[Dict[str, Any]] = None
+  # The loss-threshold membership-inference attack on train vs eval examples (models.privacy): its AUC...
+  membership_inference: Optional[Dict[str, Any]] = None
 
   @property
   def modality(self) -> Optional[str]:

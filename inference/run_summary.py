@@ -34,6 +34,10 @@ class RunSummary:
   # {"precision": float32 | bfloat16 | float16, "reason": ...}: how the Trainer's model was trained (from its
   # metadata, models.precision); None for models exported before it was recorded.
   precision: Optional[Dict[str, str]] = None
+  # DP-SGD's settings and the privacy spent (models.privacy.report), from the model's metadata; None without DP.
+  privacy: Optional[Dict[str, Any]] = None
+  privacy_refusal: Optional[str] = None  # why --max-epsilon refused to bless the model
+  membership_inference: Optional[Dict[str, Any]] = None  # the attack's AUC on the Trainer's model (models.privacy)
   # The OnnxExporter's report (inference/onnx_export.py: verdict, agreement, largest difference, size, latency) plus
   # "pushed"; None when the run exported no ONNX model.
   onnx: Optional[Dict[str, Any]] = None
@@ -76,7 +80,8 @@ class RunSummary:
             "baseline_model": self.baseline_model, "model": self.output_uri(names.TRAINER, "model"),
             "serving_check_failure": self.serving_check_failure, "compression": self.compression,
             "tuning": self.tuning, "precision": self.precision, "spans": self.spans, "drift": self.drift,
-            "batch_inference": self.batch_inference}
+            "batch_inference": self.batch_inference, "privacy": self.privacy,
+            "privacy_refusal": self.privacy_refusal, "membership_inference": self.membership_inference}
 
 
 def open_store(metadata_path: str):
@@ -163,9 +168,12 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
   if pushed and pushed[0].custom_properties["pushed"].int_value == 1:
     pushed_to = pushed[0].custom_properties["pushed_destination"].string_value
   serving_check = outputs.get(names.SERVING_CHECK, {}).get("blessing")
-  failure = None
+  failure, privacy_refusal = None, None
   if serving_check and serving_check[0].custom_properties["blessed"].int_value != 1:
     failure = serving_check[0].custom_properties["reason"].string_value or "unknown reason"
+    if serving_check[0].custom_properties.get("privacy_refused") and \
+        serving_check[0].custom_properties["privacy_refused"].int_value == 1:
+      failure, privacy_refusal, blessed = None, failure, False  # --max-epsilon: not blessed
   compression = read_compression(outputs.get(names.QUANTIZER, {}).get("tflite_model"))
   if compression is not None:
     compression["pushed"] = bool(pushed_to and compression.get("blessed"))
@@ -181,6 +189,9 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
                     precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
+                    privacy=read_privacy(outputs.get(names.TRAINER, {}).get("model")),
+                    membership_inference=read_membership(outputs.get(names.TRAINER, {}).get("model")),
+                    privacy_refusal=privacy_refusal,
                     outputs=outputs)
 
 
@@ -217,6 +228,21 @@ def _read_json(folder: str, file_name: str) -> Optional[Dict[str, Any]]:
       return json.load(f)
   except (OSError, ValueError):
     return None
+
+
+def read_privacy(model_artifacts) -> Optional[Dict[str, Any]]:
+  """The privacy the Trainer's DP-SGD training spent, from the model's metadata; None without DP."""
+  if not model_artifacts:
+    return None
+  return model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR)).privacy
+
+
+def read_membership(model_artifacts) -> Optional[Dict[str, Any]]:
+  """The membership-inference attack's result on the Trainer's model, from its metadata."""
+  if not model_artifacts:
+    return None
+  return model_files.read_metadata(
+      os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR)).membership_inference
 
 
 def read_precision(model_artifacts) -> Optional[Dict[str, str]]:

@@ -12,6 +12,7 @@ import tensorflow_transform as tft
 
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
 from core import features
+from models import privacy
 
 IMAGE_KEY = features.IMAGE_KEY
 TRANSFORMED_IMAGE_KEY = features.transformed_name(IMAGE_KEY)
@@ -71,6 +72,14 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Optional[Dict[
   }
 
 
+def normalization(hp: Dict[str, Any], filters: int, name: str) -> tf.keras.layers.Layer:
+  """Batch normalization; group normalization (groups of 4 channels at most 8 groups) under DP-SGD, where batch
+  statistics would mix the examples whose gradients are clipped one by one (models.privacy)."""
+  if privacy.enabled(hp):
+    return tf.keras.layers.GroupNormalization(groups=min(8, max(1, filters // 4)), name=name)
+  return tf.keras.layers.BatchNormalization(momentum=0.9, name=name)
+
+
 def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
   """Conv/BN/ReLU blocks (residual with `residual`) with max-pooling, global pooling, dropout and a softmax
   classifier (uncompiled)."""
@@ -88,11 +97,11 @@ def build_model(hp: Dict[str, Any], num_classes: int) -> tf.keras.Model:
     shortcut = x
     for conv in range(2):
       x = tf.keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
-      x = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
+      x = normalization(hp, filters, f"block{block}_bn{conv}")(x)
       if hp.get("residual") and conv == 1:  # x + shortcut, projected by a 1x1 conv when the width changes
         if shortcut.shape[-1] != filters:
           shortcut = tf.keras.layers.Conv2D(filters, 1, use_bias=False, name=f"block{block}_project")(shortcut)
-          shortcut = tf.keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_project_bn")(shortcut)
+          shortcut = normalization(hp, filters, f"block{block}_project_bn")(shortcut)
         x = tf.keras.layers.Add(name=f"block{block}_add")([x, shortcut])
       x = tf.keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
     if x.shape[1] >= 2:

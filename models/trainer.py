@@ -19,7 +19,7 @@ from absl import logging
 
 from core import features, model_files
 from models import tf_setup  # noqa: F401  # pylint: disable=unused-import  # before any Keras use
-from models import input_pipeline, precision, pruning, signatures, strategy, tasks, training
+from models import input_pipeline, precision, privacy, pruning, signatures, strategy, tasks, training
 
 
 def backup_dir_for(model_run_dir: str, train_files: List[str], custom_config: Dict[str, Any]) -> str:
@@ -70,7 +70,8 @@ def make_callbacks(hp: Dict[str, Any], log_dir: str, backup_dir: str) -> List[tf
 def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform_output_dir: str,
           log_dir: str, backup_dir: str, strategy_name: str = "auto", tpu_address=None,
           expected_classes: Optional[int] = None, warm_start_from: Optional[str] = None):
-  """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput).
+  """Builds, compiles and fits the task's model; returns (model, history, TFTransformOutput, privacy): privacy is
+  {"dp": what DP-SGD spent (models.privacy.report; None without it), "membership_inference": the attack's result}.
   warm_start_from: a pushed SavedModel of the same architecture whose weights the model starts from."""
   task = tasks.get_task(task_name)
   tf.keras.utils.set_random_seed(int(hp.get("seed", 42)))  # same weights init, shuffles and augmentation each run
@@ -86,8 +87,16 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
                                                    num_workers=workers, cache=cache)
                        for files, training in ((train_files, True), (eval_files, False)))
   choice = training.precision_choice(hp)
+  dp_plan = None
+  if privacy.enabled(hp):
+    privacy.check_combination(hp, dist.num_replicas_in_sync * workers, choice.precision)
+    dp_plan = privacy.plan(hp, num_train, batch_size, steps_per_epoch * epochs)
+    print(f"[modelfab] DP-SGD: noise multiplier {dp_plan.noise_multiplier:.4g}"
+          + (f" (for epsilon {dp_plan.target_epsilon:g})" if dp_plan.target_epsilon is not None else "")
+          + f", clip {dp_plan.l2_clip:g}, {dp_plan.microbatches} microbatches per batch of {batch_size}, delta "
+          f"{dp_plan.delta:g}, sampling rate {dp_plan.sampling_rate:.4g}", flush=True)
   with dist.scope():
-    model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs, choice)
+    model = training.compiled_model(task, hp, num_classes, steps_per_epoch, epochs, choice, dp_plan)
   if warm_start_from:
     count = training.warm_start(model, warm_start_from, class_names(tf_transform_output))
     print(f"[modelfab] warm start: {count} variables from {warm_start_from}", flush=True)
@@ -103,6 +112,9 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   trained_epochs = len(history.epoch)
   print(f"[modelfab] fit {fit_seconds:.1f}s, {steps_per_epoch * batch_size * trained_epochs / fit_seconds:.0f} "
         f"examples/s ({trained_epochs} epochs of {steps_per_epoch} steps)", flush=True)
+  privacy_spent = privacy.report(dp_plan, int(model.optimizer.iterations)) if dp_plan else None
+  if privacy_spent:
+    print(f"[modelfab] privacy spent: {privacy.describe(privacy_spent)}", flush=True)
   if hp.get("prune_sparsity"):
     with dist.scope():
       model = pruning.strip(model)
@@ -110,7 +122,11 @@ def train(task_name: str, hp: Dict[str, Any], train_files, eval_files, transform
   if choice.mixed:  # export computes in float32, as it always did
     with dist.scope():
       model = precision.float32_copy(lambda: task.build_model(hp, num_classes), model)
-  return model, history, tf_transform_output
+  membership = privacy.membership_inference(
+      model, *(input_pipeline.make_dataset(files, tf_transform_output, batch_size, training=False)
+               for files in (train_files, eval_files)))
+  print(f"[modelfab] membership inference: {privacy.describe_membership(membership)}", flush=True)
+  return model, history, tf_transform_output, {"dp": privacy_spent, "membership_inference": membership}
 
 
 def class_names(tf_transform_output: tft.TFTransformOutput) -> List[str]:
@@ -133,7 +149,8 @@ def serving_root(model: tf.keras.Model):
 
 
 def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, serving_feature_keys,
-           export_dir: str, task_name: Optional[str] = None, hp: Optional[Dict[str, Any]] = None) -> None:
+           export_dir: str, task_name: Optional[str] = None, hp: Optional[Dict[str, Any]] = None,
+           privacy_measured: Optional[Dict[str, Any]] = None) -> None:
   """Saves the model with its signatures (models.signatures) and modelfab's metadata (task, serving features,
   labels) beside it; under multi-worker training only the chief's copy is kept.
 
@@ -151,7 +168,9 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
         task=task_name, serving_features=list(serving_feature_keys), labels=class_names(tf_transform_output),
         lower_case=task.tokenizer_lower_case(hp) if hasattr(task, "tokenizer_lower_case") else None,
         training_precision=trained_in.precision if trained_in else None,
-        training_precision_reason=trained_in.reason if trained_in else None))
+        training_precision_reason=trained_in.reason if trained_in else None,
+        privacy=(privacy_measured or {}).get("dp"),
+        membership_inference=(privacy_measured or {}).get("membership_inference")))
     extra_files = task.serving_files(hp) if hasattr(task, "serving_files") else {}
     for name, source in extra_files.items():  # e.g. the text task's vocab.txt
       tf.io.gfile.copy(source, os.path.join(export_dir, model_files.ASSETS_EXTRA_DIR, name), overwrite=True)
@@ -173,12 +192,13 @@ def run_fn(fn_args) -> None:
     hp = training.hparams_with_best(task, hp, fn_args.hyperparameters)
     logging.info("hyperparameters from the Tuner: %s", hp)
   started = time.time()
-  model, _, tf_transform_output = train(
+  model, _, tf_transform_output, privacy_measured = train(
       task_name, hp, fn_args.train_files, fn_args.eval_files, fn_args.transform_output,
       log_dir=fn_args.model_run_dir,
       backup_dir=backup_dir_for(fn_args.model_run_dir, fn_args.train_files, config),
       strategy_name=config.get("strategy", "auto"), tpu_address=config.get("tpu_address"),
       expected_classes=config.get("num_classes"), warm_start_from=config.get("warm_start_from"))
   trained = time.time()
-  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, hp)
+  export(model, tf_transform_output, task.SERVING_FEATURE_KEYS, fn_args.serving_model_dir, task_name, hp,
+         privacy_measured)
   print(f"[modelfab] trained in {trained - started:.1f}s, exported in {time.time() - trained:.1f}s", flush=True)

@@ -11,7 +11,7 @@ from absl import logging
 
 from core import features
 from core.errors import DataError
-from models import precision, pruning, tf_setup  # noqa: F401  # pylint: disable=unused-import  # tf_setup: first
+from models import precision, privacy, pruning, tf_setup  # noqa: F401  # pylint: disable=unused-import  # tf_setup: first
 
 
 def learning_rate_schedule(hp: Dict[str, Any], total_steps: int) -> tf.keras.optimizers.schedules.LearningRateSchedule:
@@ -37,13 +37,16 @@ def check_every_class_trained(tf_transform_output: tft.TFTransformOutput, expect
 
 
 def compiled_model(task, hp: Dict[str, Any], num_classes: int, steps_per_epoch: int, epochs: int,
-                   choice: precision.Choice):
+                   choice: precision.Choice, dp_plan: Optional[privacy.Plan] = None):
   """The task's model (pruned when asked) in the precision `choice`, compiled with its optimizer, the loss and
-  accuracy; build it in the strategy's scope. Shared by the Trainer and the Tuner's trials."""
+  accuracy; build it in the strategy's scope. With `dp_plan`, its training steps are DP-SGD (models.privacy).
+  Shared by the Trainer and the Tuner's trials."""
   with precision.keras_policy(choice):  # layers keep the policy they were built under
     model = task.build_model(hp, num_classes)
     if hp.get("prune_sparsity"):
       model = pruning.prune(model, float(hp["prune_sparsity"]), steps_per_epoch, epochs)
+    if dp_plan is not None:
+      model = privacy.private_model(model, dp_plan)
   optimizer = getattr(task, "make_optimizer", make_optimizer)(hp, steps_per_epoch * epochs)
   model.compile(optimizer=optimizer, loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                 metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])

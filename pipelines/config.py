@@ -13,6 +13,7 @@ import pathlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from core import features, names, version_labels
+from core.errors import UsageError
 from core.layout import OutputLayout
 from models import tasks  # imports no TensorFlow
 from readers import spans as spans_lib
@@ -92,6 +93,7 @@ class PipelineConfig:
   # Hyperparameter search before the Trainer (TFX Tuner + KerasTuner, models/tuner.py), or the best hyperparameters
   # of an earlier search (a best_hyperparameters artifact folder) imported instead.
   tune: bool = False
+  max_epsilon: Optional[float] = None  # DP-SGD: a model that spent more privacy is not blessed (models.privacy)
   tune_trials: int = 10
   tune_algorithm: str = "random"
   tune_max_minutes: float = 30.0
@@ -188,6 +190,7 @@ class PipelineConfig:
                        "the pushed model does not have")
     if self.warm_start and (self.tune or self.trainer_workers > 1):
       raise ValueError("--warm-start is for a local run's Trainer: not with --tune or several --workers")
+    self.check_privacy_settings()
     if self.tune_algorithm not in names.TUNE_ALGORITHMS:
       raise ValueError(f"--tune-algorithm must be one of {', '.join(names.TUNE_ALGORITHMS)}, got "
                        f"{self.tune_algorithm!r}")
@@ -209,6 +212,32 @@ class PipelineConfig:
       if (value <= low if low_open else value < low) or value > high:
         bounds = f"{'above' if low_open else 'at least'} {low} and at most {high}"
         raise ValueError(f"{flag} must be {bounds}, got {value}")
+
+  def check_privacy_settings(self) -> None:
+    """DP-SGD's flags (models.privacy) and what they do not combine with; ValueError naming the flag."""
+    from models import privacy  # pylint: disable=g-import-not-at-top
+
+    dp = privacy.enabled(self.hparams)
+    if self.max_epsilon is not None and not dp:
+      raise ValueError("--max-epsilon needs DP-SGD training (--dp-l2-clip with --dp-noise-multiplier or "
+                       "--dp-target-epsilon): without it no privacy is accounted")
+    if self.max_epsilon is not None and not (math.isfinite(self.max_epsilon) and self.max_epsilon > 0):
+      raise ValueError(f"--max-epsilon must be above 0, got {self.max_epsilon}")
+    if not any(self.hparams.get(name) is not None for name in privacy.HPARAMS):
+      return
+    batch_size = self.hparams.get("batch_size")
+    if batch_size is None and self.hparams.get("dp_microbatches") is not None:
+      batch_size = tasks.get_task(self.task).DEFAULT_HPARAMS["batch_size"]
+    try:
+      privacy.check_settings({**self.hparams, "batch_size": batch_size or 0})
+    except UsageError as e:
+      raise ValueError(str(e)) from e
+    if self.tune:
+      raise ValueError("DP-SGD and --tune exclude each other: every trial would train on the data and spend privacy; "
+                       "tune without DP, then train with --hparams-from and DP")
+    if self.trainer_workers > 1 or self.strategy not in ("auto", "default"):
+      raise ValueError("DP-SGD trains on one replica (--strategy default or auto, one worker): each replica would "
+                       "add its own noise to a gradient that is then averaged")
 
   def check_trainer_workers(self) -> None:
     """Raises ValueError when `trainer_workers` > 1 lacks what a Vertex AI training job needs."""

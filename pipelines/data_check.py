@@ -118,6 +118,20 @@ def check_data(config: PipelineConfig, check_checkpoint: bool = True,
   raise DataError(f"unknown data format {config.data_format!r}")
 
 
+def check_privacy_budget(config: PipelineConfig) -> None:
+  """With --dp-target-epsilon: UsageError (nothing written) when no noise reaches it in the configured epochs, from
+  the train split's expected size (the Trainer plans again from the real one)."""
+  from models import privacy, tasks  # pylint: disable=g-import-not-at-top
+
+  hp = tasks.get_task(config.task).hparams_from({"hparams": config.hparams})
+  total = estimate_examples(config)
+  if hp.get("dp_target_epsilon") is None or not total:
+    return
+  train = max(1, total * (100 - config.eval_percent) // 100)
+  batch = int(hp["batch_size"])
+  privacy.plan(hp, train, batch, int(hp["epochs"]) * max(1, train // batch))
+
+
 def estimate_examples(config: PipelineConfig) -> Optional[int]:
   """How many examples the data holds, cheaply (files or CSV lines, records); None for remote data."""
   if config.span_folders:

@@ -17,8 +17,8 @@ from core import names, output_dir
 from core.errors import CheckpointError, DataError
 from models import precision
 from pipelines import config as config_lib
-from pipelines.data_check import (check_data, drift_baseline, estimate_examples, resolve_spans,
-                                  warm_start_model)
+from pipelines.data_check import (check_data, check_privacy_budget, drift_baseline, estimate_examples,
+                                  resolve_spans, warm_start_model)
 from readers import spans
 
 
@@ -35,6 +35,7 @@ def build(config: config_lib.PipelineConfig):
   decode_check = []
   num_classes = check_data(config, decode_check=decode_check)  # before TFX is imported: bad data fails at once,
   # nothing written; the images decode in a child process while TFX is imported, and the wait is below
+  check_privacy_budget(config)  # --dp-target-epsilon that no noise reaches: UsageError, nothing written
   if config.warm_start:
     config = dataclasses.replace(config, warm_start_from=warm_start_model(config, num_classes))
     print(f"[modelfab] warm start from {config.warm_start_from}", flush=True)

@@ -222,8 +222,9 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       baseline_model=baseline_resolver.outputs["model"],
       eval_config=evaluation.make_eval_config(config.min_accuracy)).with_id(names.EVALUATOR)
   # Before the Pusher: a fresh process loads the model and calls serving_default on raw eval examples.
-  serving_check = ServingCheck(model=trainer.outputs["model"],
-                               examples=example_gen.outputs["examples"]).with_id(names.SERVING_CHECK)
+  # With --max-epsilon it also refuses a model whose DP-SGD training spent more privacy (models.privacy).
+  serving_check = ServingCheck(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+                               max_epsilon=float(config.max_epsilon or 0.0)).with_id(names.SERVING_CHECK)
   # The .tflite model, judged against the float model on the eval split; pushed beside it only when blessed.
   quantizer = None
   if config.quantize != "none":

@@ -99,6 +99,14 @@ def build_model_card(name: str, version: str, metadata, metrics: Dict[str, float
   if metadata.training_precision_reason:
     architecture += f" ({metadata.training_precision_reason})"
   architecture += "; exported in float32 with the Transform graph inside its serving signature."
+  if metadata.privacy:
+    architecture += (f" Trained with DP-SGD: epsilon {metadata.privacy['epsilon']:.3g} at delta "
+                     f"{metadata.privacy['delta']:g} (noise multiplier {metadata.privacy['noise_multiplier']:.3g}, "
+                     f"clip {metadata.privacy['l2_clip']:g}, {metadata.privacy['steps']} steps).")
+  attack = metadata.membership_inference or {}
+  if attack.get("auc") is not None:
+    architecture += (f" A loss-threshold membership-inference attack reached an AUC of {attack['auc']:.3f} on "
+                     f"{attack['examples']} train vs eval examples (0.5: chance).")
   if compression:
     compressed = compression.get("compressed", {})
     architecture += (f" The {compression.get('mode')} TFLite model was {'pushed beside it' if compression.get('blessed') else 'made but not pushed'}"

@@ -49,6 +49,8 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
   evaluation_uri = run.output_uri(names.EVALUATOR, "evaluation")
   sections.append(_evaluation_section(run, evaluation_uri, figures))
   sections.append(_blessing_section(run, evaluation_uri))
+  if run.privacy or run.membership_inference:
+    sections.append(_privacy_section(run))
   if run.tuning:
     sections.append(_tuning_section(run))
   if run.compression:
@@ -163,6 +165,30 @@ def _blessing_section(run: run_summary.RunSummary, evaluation_uri: Optional[str]
     parts.append("<p>Failed checks:</p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in failures) + "</ul>")
   parts.append(f"<p>Pusher: {html.escape(run.pushed_to) if run.pushed_to else 'nothing pushed'}</p>")
   return _section("Blessing", "".join(parts), "blessing")
+
+
+def _privacy_section(run: run_summary.RunSummary) -> str:
+  """DP-SGD's settings and the privacy spent (models/privacy.py), --max-epsilon's verdict, and the
+  membership-inference attack's result, which every run measures, with or without DP."""
+  rows = []
+  spent = run.privacy
+  if spent:
+    rows += [("epsilon spent", f"{spent['epsilon']:.4g} at delta {spent['delta']:g} ({spent['accountant']})"),
+             ("DP-SGD", f"noise multiplier {spent['noise_multiplier']:.4g}, L2 clip {spent['l2_clip']:g}, "
+                        f"{spent['microbatches']} microbatches per batch, {spent['steps']:,} steps, sampling rate "
+                        f"{spent['sampling_rate']:.4g}")]
+  else:
+    rows.append(("DP-SGD", "not used: no privacy guarantee"))
+  if run.privacy_refusal:
+    rows.append(("blessing", run.privacy_refusal))
+  attack = run.membership_inference
+  if attack and attack.get("auc") is not None:
+    rows += [("membership inference AUC", f"{attack['auc']:.3f} (0.5: the attack cannot tell training examples "
+                                          "from held-out ones)"),
+             ("attack", f"{attack['attack']} on {attack['examples']} train and {attack['examples']} eval examples; "
+                        f"best accuracy {attack['attack_accuracy']:.3f}; mean loss train {attack['train_loss']:.3f}, "
+                        f"eval {attack['eval_loss']:.3f}")]
+  return _section("Privacy", _table(["", ""], rows, header=False), "privacy")
 
 
 def _tuning_section(run: run_summary.RunSummary) -> str:

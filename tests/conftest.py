@@ -190,7 +190,7 @@ def trained_image_model(transformed_dataset, tmp_path_factory):
   hp = image_cnn.hparams_from({"hparams": {"epochs": 6, "batch_size": 8, "augment": False}})
 
   def build(work):
-    model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
+    model, history, tft_output, _ = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
                                                log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
                                                strategy_name="default")
     trainer.export(model, tft_output, image_cnn.SERVING_FEATURE_KEYS, str(work / "export"), "image_cnn", hp)

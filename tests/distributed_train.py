@@ -81,7 +81,7 @@ def _train_cnn(args):
   hp = image_cnn.hparams_from({"hparams": {"epochs": args.epochs, "batch_size": args.batch_size,
                                            "augment": False, "log_every_steps": 2,
                                            "prune_sparsity": args.prune_sparsity}})
-  model, history, tft_output = trainer.train(
+  model, history, tft_output, _ = trainer.train(
       "image_cnn", hp, train_files, eval_files, transform_dir, log_dir=os.path.join(args.out, "logs"),
       backup_dir=os.path.join(os.path.dirname(args.out.rstrip("/")), "backup"), strategy_name=args.strategy)
   if args.export_dir:

@@ -113,3 +113,22 @@ def test_predict_batch_exit_statuses(tmp_path, capsys, trained_image_model):
   err = capsys.readouterr().err
   assert "x/bad.png: " in err and "1 example(s) could not be predicted" in err
   assert len(out.read_text().splitlines()) == 7
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dp-l2-clip", "1", "--dp-noise-multiplier", "-1"], "--dp-noise-multiplier -1: must be 0 or more"),
+    (["--dp-l2-clip", "0", "--dp-noise-multiplier", "1"], "--dp-l2-clip 0: the clip norm must be above 0"),
+    (["--dp-l2-clip", "1", "--dp-noise-multiplier", "1", "--dp-microbatches", "5"],
+     "--dp-microbatches 5: must divide the batch size 32"),
+    (["--dp-l2-clip", "1", "--dp-target-epsilon", "0.001", "--epochs", "50"],
+     "--dp-target-epsilon 0.001: not reachable"),
+    (["--max-epsilon", "2"], "--max-epsilon needs DP-SGD training"),
+    (["--dp-l2-clip", "1", "--dp-noise-multiplier", "1", "--tune"], "DP-SGD and --tune exclude each other"),
+    (["--dp-l2-clip", "1", "--dp-noise-multiplier", "1", "--strategy", "mirrored"], "DP-SGD trains on one replica"),
+])
+def test_dp_settings_that_cannot_work_stop_the_run_before_anything_is_written(tmp_path, capsys, digits_subset,
+                                                                            flags, message):
+  output = tmp_path / "out"
+  assert cli.main(["run", "--data", str(digits_subset), "--output", str(output), *flags]) == cli.EXIT_USAGE
+  assert message in capsys.readouterr().err
+  assert not output.exists()

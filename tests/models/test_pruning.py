@@ -17,7 +17,7 @@ def _train_pruned(transformed_dataset, work, strategy_name, sparsity=0.5, epochs
   train_files, eval_files, transform_dir, raw = transformed_dataset
   hp = image_cnn.hparams_from({"hparams": {"epochs": epochs, "batch_size": 8, "augment": False,
                                            "prune_sparsity": sparsity, "precision": precision}})
-  model, history, tft_output = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
+  model, history, tft_output, _ = trainer.train("image_cnn", hp, train_files, eval_files, transform_dir,
                                              log_dir=str(work / "logs"), backup_dir=str(work / "backup"),
                                              strategy_name=strategy_name)
   export_dir = work / "export"

@@ -81,7 +81,7 @@ def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monk
     trainer.train(*args, **kwargs)
   assert any((tmp_path / "backup").iterdir())
   monkeypatch.setattr(trainer, "make_callbacks", make_callbacks)
-  _, history, _ = trainer.train(*args, **kwargs)
+  _, history, _, _ = trainer.train(*args, **kwargs)
   assert history.epoch == [1, 2]  # epoch 0 was not trained again
 
 
