@@ -69,6 +69,11 @@ def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParse
   settings.add_argument("--learning-rate", type=float)
   settings.add_argument("--image-size", type=int, help="images are resized to this height and width")
   settings.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+  settings.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="image models: random shifts, rotations and zoom while training (default: on; off "
+                             "under DP-SGD)")
+  settings.add_argument("--dropout", type=float, metavar="P",
+                        help="dropout before the classifier (default: the preset's; 0 for image models under DP-SGD)")
   settings.add_argument("--bert-checkpoint", metavar="DIR",
                         help="text-bert: a local Hugging Face BERT checkpoint (config.json, vocab.txt, "
                              "model.safetensors or tf_model.h5)")
@@ -167,7 +172,8 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       text_column=args.text_column, label_column=args.label_column,
       beam_args=list(base.beam_args) + list(args.beam_arg), enable_cache=not args.no_cache,
       hparams={"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-               "image_size": args.image_size, "channels": args.channels,
+               "image_size": args.image_size, "channels": args.channels, "augment": args.augment,
+               "dropout": args.dropout,
                "bert_checkpoint": args.bert_checkpoint, "max_seq_length": args.max_seq_length,
                "precision": precision_from_args(args), "prune_sparsity": args.prune_sparsity,
                "dp_l2_clip": args.dp_l2_clip, "dp_noise_multiplier": args.dp_noise_multiplier,

@@ -35,9 +35,15 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
 TRANSFORM_HPARAMS = ("image_size", "channels")  # the only ones preprocessing_fn reads
 
 
+# Under DP-SGD, unless asked for: no augmentation and no dropout. The noise regularizes already; with both, DP-SGD
+# (noise 1.1, clip 1, batch 64, 30 epochs) reached 0.76 eval accuracy on the digits, 0.96 without (docs/privacy.md).
+DP_DEFAULTS = {"augment": False, "dropout": 0.0}
+
+
 def hparams_from(custom_config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-  """Defaults overridden by `custom_config['hparams']`."""
-  return {**DEFAULT_HPARAMS, **((custom_config or {}).get("hparams") or {})}
+  """Defaults (DP_DEFAULTS under DP-SGD) overridden by `custom_config['hparams']`."""
+  given = {k: v for k, v in ((custom_config or {}).get("hparams") or {}).items() if v is not None}
+  return {**DEFAULT_HPARAMS, **(DP_DEFAULTS if privacy.enabled(given) else {}), **given}
 
 
 def decode_images(encoded: tf.Tensor, image_size: int, channels: int) -> tf.Tensor:

@@ -3,9 +3,9 @@
 DP-SGD (Abadi et al. 2016): each microbatch's gradient (one example's, by default) is clipped to an L2 norm of at
 most `dp_l2_clip`, the clipped gradients are summed, Gaussian noise of standard deviation `dp_l2_clip x
 dp_noise_multiplier` is added, and the sum is divided by the number of microbatches before the optimizer applies it.
-The per-microbatch gradients come from one forward pass and `tf.GradientTape.jacobian` of the microbatch losses
-(vectorized with pfor), as TensorFlow Privacy's Keras optimizers compute them; TensorFlow Privacy itself does not
-import on TensorFlow 2.16 (docs/privacy.md), so the step is written here and the numbers come from `dp-accounting`.
+The per-microbatch gradients come from a forward and backward pass per microbatch, vectorized with
+`tf.vectorized_map`; TensorFlow Privacy itself does not import on TensorFlow 2.16 (docs/privacy.md), so the step is
+written here and the numbers come from `dp-accounting`.
 
 Accounting: the privacy spent after `steps` steps with sampling rate q = batch size / training examples and noise
 multiplier z is the epsilon, at `dp_delta`, of `steps` compositions of a Poisson-sampled Gaussian mechanism, from
@@ -156,24 +156,33 @@ def private_model(model, dp_plan: Plan):
     def train_step(self, data):
       x, y, _ = tf.keras.utils.unpack_x_y_sample_weight(data)
       micro = dp_plan.microbatches
-      per_example = tf.keras.losses.sparse_categorical_crossentropy
       variables = self.trainable_variables
-      with tf.GradientTape() as tape:
-        y_pred = self(x, training=True)
-        losses = per_example(y, y_pred)
-        microbatch_losses = tf.reduce_mean(tf.reshape(losses, [micro, -1]), axis=1)
-        if self.losses:  # regularization: the same for every microbatch
-          microbatch_losses += tf.add_n(self.losses)
-      jacobians = tape.jacobian(microbatch_losses, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-      squared = tf.add_n([tf.reduce_sum(tf.reshape(tf.cast(g, tf.float32), [micro, -1]) ** 2, axis=1)
-                          for g in jacobians])
+
+      def microbatch_gradient(batch):
+        """The mean loss's gradient and the predictions of one microbatch: its own forward and backward pass."""
+        features_batch, labels = batch
+        with tf.GradientTape() as tape:
+          predictions = self(features_batch, training=True)
+          loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, predictions))
+          if self.losses:  # regularization
+            loss += tf.add_n(self.losses)
+        gradients = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return [tf.cast(g, tf.float32) for g in gradients], predictions
+
+      split = lambda t: tf.reshape(t, tf.concat([[micro, -1], tf.shape(t)[1:]], axis=0))
+      # One pass per microbatch, vectorized: the cost grows with the batch, not with its square (a jacobian of the
+      # microbatch losses back through the whole batch costs microbatches x batch).
+      per_microbatch, predictions = tf.vectorized_map(
+          microbatch_gradient, (tf.nest.map_structure(split, x), split(y)))
+      squared = tf.add_n([tf.reduce_sum(tf.reshape(g, [micro, -1]) ** 2, axis=1) for g in per_microbatch])
       scale = tf.minimum(1.0, dp_plan.l2_clip / tf.maximum(tf.sqrt(squared), 1e-12))  # each microbatch's clip
       gradients = []
-      for g, variable in zip(jacobians, variables):
-        clipped = tf.tensordot(scale, tf.cast(g, tf.float32), axes=1)  # sum over microbatches of scale x gradient
+      for g, variable in zip(per_microbatch, variables):
+        clipped = tf.tensordot(scale, g, axes=1)  # the sum over microbatches of scale x gradient
         noise = tf.random.normal(tf.shape(clipped), stddev=dp_plan.l2_clip * dp_plan.noise_multiplier)
         gradients.append(tf.cast((clipped + noise) / micro, variable.dtype))
       self.optimizer.apply_gradients(zip(gradients, variables))
+      y_pred = tf.reshape(predictions, tf.concat([[-1], tf.shape(predictions)[2:]], axis=0))
       self.compute_loss(x, y, y_pred)  # the running loss Keras reports (no gradient taken from it)
       return self.compute_metrics(x, y, y_pred, None)
 

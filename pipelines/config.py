@@ -266,6 +266,7 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "num_classes": (2, 100_000, False),
     "trainer_workers": (1, 1024, False),
     "prune_sparsity": (0.0, 0.99, True),
+    "dropout": (0.0, 0.95, False),
     "max_accuracy_drop": (0.0, 1.0, False),
     "drift_jsd": (0.0, 1.0, True),
     "drift_linf": (0.0, 1.0, True),
