@@ -31,10 +31,10 @@ FIT = re.compile(r"\[modelfab\] fit ([0-9.]+)s, ([0-9]+) examples/s \(([0-9]+) e
 ACCURACY = re.compile(r"sparse_categorical_accuracy=([0-9.]+)")
 
 
-def run(output: pathlib.Path, flags):
+def run(output: pathlib.Path, flags, data=None):
   """The run's figures, from its summary and `modelfab runs --json`."""
   command = [sys.executable, "-m", "cli.main", "run", "--output", str(output), "--min-accuracy", "0",
-             "--quantize", "none", "--no-export-onnx", *flags]
+             "--quantize", "none", "--no-export-onnx", *(["--data", str(data)] if data else []), *flags]
   started = time.time()
   completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
   wall = time.time() - started
@@ -45,6 +45,17 @@ def run(output: pathlib.Path, flags):
   return {"accuracy": float(ACCURACY.search(completed.stdout).group(1)), "fit_seconds": float(fit.group(1)),
           "examples_per_second": int(fit.group(2)), "epochs": int(fit.group(3)), "wall_seconds": round(wall, 1),
           "membership_auc": summary["membership_inference"]["auc"], "privacy": summary["privacy"]}
+
+
+def subset(target: pathlib.Path, per_class: int) -> pathlib.Path:
+  """The first `per_class` embedded digits of each class, as an image folder."""
+  import shutil  # pylint: disable=g-import-not-at-top
+
+  for class_dir in sorted((REPO / "data" / "digits").iterdir()):
+    (target / class_dir.name).mkdir(parents=True, exist_ok=True)
+    for image in sorted(class_dir.iterdir())[:per_class]:
+      shutil.copy(image, target / class_dir.name / image.name)
+  return target
 
 
 def dp_accounting_epsilon(privacy):
@@ -60,9 +71,13 @@ def dp_accounting_epsilon(privacy):
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--write-results", action="store_true", help="replace the section in benchmarks/RESULTS.md")
+  parser.add_argument("--per-class", type=int, help="train on the first N digits of each class (default: all)")
+  parser.add_argument("--epochs", type=int, help="instead of the runs' own epochs")
   args = parser.parse_args()
   work = pathlib.Path(tempfile.mkdtemp(prefix="privacy-benchmark-"))
-  measured = {name: run(work / str(i), flags) for i, (name, flags) in enumerate(RUNS)}
+  data = subset(work / "digits", args.per_class) if args.per_class else None
+  extra = ["--epochs", str(args.epochs)] if args.epochs else []
+  measured = {name: run(work / str(i), flags + extra, data) for i, (name, flags) in enumerate(RUNS)}
   print(json.dumps(measured, indent=2))
   rows = []
   for (name, flags), figures in zip(RUNS, measured.values()):

@@ -21,15 +21,14 @@ from inference import model_check
 BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"  # TFX InfraValidator's names
 REASON_PROPERTY = "reason"
 PRIVACY_REFUSED_PROPERTY = "privacy_refused"  # 1 when the model spent more privacy than --max-epsilon allows
+PRIVACY_EPSILON_PROPERTY, PRIVACY_DELTA_PROPERTY = "privacy_epsilon", "privacy_delta"  # DP-SGD's, when trained so
 
 
-def privacy_verdict(model_dir: str, max_epsilon: float) -> str:
-  """"" when `max_epsilon` is 0 (no limit) or the model's DP-SGD epsilon is within it, else the reason."""
+def privacy_verdict(spent, max_epsilon: float) -> str:
+  """"" when `max_epsilon` is 0 (no limit) or the DP-SGD privacy `spent` (the model's metadata) is within it, else
+  the reason."""
   if max_epsilon <= 0:
     return ""
-  from core import model_files  # pylint: disable=g-import-not-at-top
-
-  spent = model_files.read_metadata(model_dir).privacy
   if not spent:
     return f"privacy: the model records no DP-SGD training, and --max-epsilon {max_epsilon:g} asks for it"
   if spent["epsilon"] > max_epsilon:
@@ -69,8 +68,14 @@ def ServingCheck(  # pylint: disable=invalid-name
   with `max_epsilon` above 0, its DP-SGD training spent at most that epsilon."""
   from tfx.utils import path_utils  # pylint: disable=g-import-not-at-top
 
+  from core import model_files  # pylint: disable=g-import-not-at-top
+
   model_dir = path_utils.serving_model_path(model.uri)
-  privacy_reason = privacy_verdict(model_dir, max_epsilon)
+  spent = model_files.read_metadata(model_dir).privacy
+  if spent:  # in ML Metadata too, beside the verdict
+    blessing.set_float_custom_property(PRIVACY_EPSILON_PROPERTY, float(spent["epsilon"]))
+    blessing.set_float_custom_property(PRIVACY_DELTA_PROPERTY, float(spent["delta"]))
+  privacy_reason = privacy_verdict(spent, max_epsilon)
   records = model_check.read_split_records(examples.uri, split, num_examples)
   reason = privacy_reason or (run_check(model_dir, records, timeout_seconds) if records
                               else f"no {split} examples to call it with")

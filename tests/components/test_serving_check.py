@@ -98,3 +98,12 @@ def test_an_explain_signature_that_disagrees_with_serving_is_refused(tmp_path):
       features.EXPLAIN_SIGNATURE: module.explain})
   with pytest.raises(ModelError, match="explain_pixels does not answer what serving_default answers"):
     model_check.check_serving(str(tmp_path), [b"x", b"y"])
+
+
+def test_max_epsilon_refuses_a_model_that_spent_more_privacy():
+  spent = {"epsilon": 3.2, "delta": 1e-4}
+  assert serving_check.privacy_verdict(spent, 0.0) == ""  # no limit
+  assert serving_check.privacy_verdict(spent, 4.0) == ""
+  assert serving_check.privacy_verdict(spent, 3.0) == (
+      "privacy: the model spent epsilon 3.2 (at delta 0.0001), more than --max-epsilon 3")
+  assert "records no DP-SGD training" in serving_check.privacy_verdict(None, 3.0)

@@ -9,6 +9,7 @@ from dp_accounting import rdp
 
 from cli import main as cli
 from conftest import copy_digits_subset
+from inference import run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,10 @@ def test_dp_sgd_run_accounts_for_its_privacy_and_max_epsilon_gates_the_push(tmp_
   assert spent["epsilon"] == pytest.approx(accountant.get_epsilon(spent["delta"]), rel=0.01)
   assert spent["epsilon"] > 0.5 and run["blessed"] is False and run["privacy_refusal"].startswith("privacy: ")
   assert 0.0 <= run["membership_inference"]["auc"] <= 1.0
+  [recorded] = run_summary.list_runs(str(output / "metadata.sqlite"))
+  blessing = recorded.outputs["ServingCheck"]["blessing"][0].custom_properties  # in ML Metadata
+  assert blessing["privacy_epsilon"].double_value == pytest.approx(spent["epsilon"])
+  assert blessing["privacy_refused"].int_value == 1
 
   # The same model (the Trainer comes from the cache) under a budget it fits: blessed and pushed.
   assert cli.main(common + ["--max-epsilon", str(spent["epsilon"] + 1)]) == 0

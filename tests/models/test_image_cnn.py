@@ -104,3 +104,16 @@ def test_model_learns_a_separable_problem():
 def test_hparams_override_defaults():
   hp = image_cnn.hparams_from({"hparams": {"epochs": 3}})
   assert hp["epochs"] == 3 and hp["batch_size"] == image_cnn.DEFAULT_HPARAMS["batch_size"]
+
+
+def test_under_dp_sgd_the_model_has_group_norm_and_no_augmentation_or_dropout_unless_asked():
+  dp = {"dp_l2_clip": 1.0, "dp_noise_multiplier": 1.1}
+  hp = image_cnn.hparams_from({"hparams": dp})
+  assert hp["augment"] is False and hp["dropout"] == 0.0
+  kinds = {type(layer).__name__ for layer in image_cnn.build_model(hp, 3).layers}
+  assert "GroupNormalization" in kinds and "BatchNormalization" not in kinds and "RandomTranslation" not in kinds
+  asked = image_cnn.hparams_from({"hparams": {**dp, "augment": True, "dropout": 0.2, "epochs": None}})
+  assert asked["augment"] is True and asked["dropout"] == 0.2 and asked["epochs"] == 20  # None: the default
+  plain = image_cnn.hparams_from({"hparams": {}})
+  assert plain["augment"] is True and "BatchNormalization" in {
+      type(layer).__name__ for layer in image_cnn.build_model(plain, 3).layers}
