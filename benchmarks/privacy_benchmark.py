@@ -86,13 +86,15 @@ def main() -> None:
     if privacy:
       spent = (f"{privacy['epsilon']:.3f} (dp-accounting: {dp_accounting_epsilon(privacy):.3f}) at delta "
                f"{privacy['delta']:g}, {privacy['steps']} steps, q {privacy['sampling_rate']:.4f}")
-    rows.append([name, " ".join(flags) or "(none)", f"{figures['accuracy']:.4f}", figures["epochs"],
+    rows.append([name, " ".join(flags + extra) or "(none)", f"{figures['accuracy']:.4f}", figures["epochs"],
                  f"{figures['fit_seconds']:.1f} s ({figures['examples_per_second']}/s)",
                  f"{figures['membership_auc']:.3f}", spent])
   body = results.table(["run", "flags", "eval accuracy", "epochs run", "fit", "membership AUC", "epsilon"], rows)
   if args.write_results:
-    results.write_section("privacy", "Private training (DP-SGD) on the digits",
-                          "python benchmarks/privacy_benchmark.py --write-results", body)
+    scope = f" (the first {args.per_class} digits of each class)" if args.per_class else ""
+    command = " ".join(["python benchmarks/privacy_benchmark.py"] + sys.argv[1:])
+    results.write_section("privacy" + (f"-{args.per_class}" if args.per_class else ""),
+                          f"Private training (DP-SGD) on the digits{scope}", command, body)
   print(body)
 
 
