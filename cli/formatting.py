@@ -58,6 +58,10 @@ def summary_lines(summary, seconds: float) -> List[str]:
                                               if k in summary.metrics))
   if summary.privacy:
     lines.append(f"privacy: {privacy_line(summary.privacy)}")
+  if summary.explanations:
+    from inference import explain  # pylint: disable=g-import-not-at-top
+
+    lines.append(f"explanations: {explain.describe_split(summary.explanations)}")
   if summary.membership_inference:
     from models import privacy as privacy_lib  # pylint: disable=g-import-not-at-top
 

@@ -102,6 +102,10 @@ def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParse
                         help="DP-SGD: the delta epsilon is stated at (default: 1/N rounded down to a power of ten)")
   settings.add_argument("--max-epsilon", type=float, metavar="E",
                         help="DP-SGD: do not bless (nor push) a model that spent more privacy than E")
+  settings.add_argument("--explain", action=argparse.BooleanOptionalAction, default=None,
+                        help="image models: explain a sample of the eval split after the Evaluator (default: on)")
+  settings.add_argument("--explain-examples", type=int, metavar="N",
+                        help="--explain: eval examples to explain, misclassified first (default: 64)")
   settings.add_argument("--quantize", metavar="MODE",
                         help="also make a .tflite model: none, dynamic, float16 or int8 (default: the preset's)")
   settings.add_argument("--max-accuracy-drop", type=float, metavar="D",
@@ -163,7 +167,7 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tpu_address=args.tpu_address, min_accuracy=args.min_accuracy, eval_percent=args.eval_percent,
       num_classes=args.num_classes, schema=args.schema, model_name=args.model_name,
       quantize=args.quantize, max_accuracy_drop=args.max_accuracy_drop, tune=args.tune or None,
-      max_epsilon=args.max_epsilon,
+      max_epsilon=args.max_epsilon, explain=args.explain, explain_examples=args.explain_examples,
       push_label=getattr(args, "push_label", None), model_card_notes=args.model_card_notes,
       bulk_infer=getattr(args, "bulk_infer", None),
       export_onnx=args.export_onnx,

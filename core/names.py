@@ -21,6 +21,8 @@ QUANTIZER = "Quantizer"
 ONNX_EXPORTER = "OnnxExporter"
 PUSHER = "Pusher"
 BATCH_INFERENCE = "BatchInference"
+EXPLAINER = "Explainer"
+EXPLANATIONS_FILE = "explanations.json"  # the Explainer's artifact (components/explainer.py)
 
 # Metric keys, as TFMA records them (accuracy: models.evaluation.SparseCategoricalAccuracy) and as modelfab derives
 # them from the confusion matrix (inference.eval_metrics.per_class_metrics).

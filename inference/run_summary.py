@@ -38,6 +38,9 @@ class RunSummary:
   privacy: Optional[Dict[str, Any]] = None
   privacy_refusal: Optional[str] = None  # why --max-epsilon refused to bless the model
   membership_inference: Optional[Dict[str, Any]] = None  # the attack's AUC on the Trainer's model (models.privacy)
+  # The Explainer's counts (components/explainer.py: explained, misclassified, beats_random, median error, or a
+  # reason); the per-example attributions stay in its artifact's explanations.json.
+  explanations: Optional[Dict[str, Any]] = None
   # The OnnxExporter's report (inference/onnx_export.py: verdict, agreement, largest difference, size, latency) plus
   # "pushed"; None when the run exported no ONNX model.
   onnx: Optional[Dict[str, Any]] = None
@@ -81,7 +84,8 @@ class RunSummary:
             "serving_check_failure": self.serving_check_failure, "compression": self.compression,
             "tuning": self.tuning, "precision": self.precision, "spans": self.spans, "drift": self.drift,
             "batch_inference": self.batch_inference, "privacy": self.privacy,
-            "privacy_refusal": self.privacy_refusal, "membership_inference": self.membership_inference}
+            "privacy_refusal": self.privacy_refusal, "membership_inference": self.membership_inference,
+            "explanations": self.explanations}
 
 
 def open_store(metadata_path: str):
@@ -191,6 +195,7 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
                     precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
                     privacy=read_privacy(outputs.get(names.TRAINER, {}).get("model")),
                     membership_inference=read_membership(outputs.get(names.TRAINER, {}).get("model")),
+                    explanations=read_explanations(outputs.get(names.EXPLAINER, {}).get("explanations")),
                     privacy_refusal=privacy_refusal,
                     outputs=outputs)
 
@@ -235,6 +240,12 @@ def read_privacy(model_artifacts) -> Optional[Dict[str, Any]]:
   if not model_artifacts:
     return None
   return model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR)).privacy
+
+
+def read_explanations(artifacts) -> Optional[Dict[str, Any]]:
+  """The Explainer's report without its per-example rows; None when the run had no Explainer."""
+  report = _read_json(artifacts[0].uri, names.EXPLANATIONS_FILE) if artifacts else None
+  return {k: v for k, v in report.items() if k != "examples"} if report else None
 
 
 def read_membership(model_artifacts) -> Optional[Dict[str, Any]]:

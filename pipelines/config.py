@@ -93,6 +93,8 @@ class PipelineConfig:
   # Hyperparameter search before the Trainer (TFX Tuner + KerasTuner, models/tuner.py), or the best hyperparameters
   # of an earlier search (a best_hyperparameters artifact folder) imported instead.
   tune: bool = False
+  explain: bool = True  # image tasks: an Explainer step after the Evaluator (components/explainer.py)
+  explain_examples: int = 64  # eval examples it explains
   max_epsilon: Optional[float] = None  # DP-SGD: a model that spent more privacy is not blessed (models.privacy)
   tune_trials: int = 10
   tune_algorithm: str = "random"
@@ -201,7 +203,7 @@ class PipelineConfig:
               "drift_jsd": self.drift_jsd, "drift_linf": self.drift_linf,
               "tune_trials": self.tune_trials, "tune_max_minutes": self.tune_max_minutes,
               "num_classes": self.num_classes, "trainer_workers": self.trainer_workers,
-              "max_accuracy_drop": self.max_accuracy_drop}
+              "max_accuracy_drop": self.max_accuracy_drop, "explain_examples": self.explain_examples}
     for name, (low, high, low_open) in SETTING_BOUNDS.items():
       value = values.get(name)
       if value is None:
@@ -267,6 +269,7 @@ SETTING_BOUNDS: Dict[str, tuple] = {
     "trainer_workers": (1, 1024, False),
     "prune_sparsity": (0.0, 0.99, True),
     "dropout": (0.0, 0.95, False),
+    "explain_examples": (1, 10_000, False),
     "max_accuracy_drop": (0.0, 1.0, False),
     "drift_jsd": (0.0, 1.0, True),
     "drift_linf": (0.0, 1.0, True),

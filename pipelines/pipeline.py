@@ -38,6 +38,7 @@ from components.drift_gate import DriftGate
 from components.image_example_gen import ImageExampleGen
 from components.onnx_exporter import OnnxExporter
 from components.quantizer import Quantizer
+from components.explainer import Explainer
 from components.serving_check import ServingCheck
 from components.text_csv_example_gen import TextCsvExampleGen
 from components.tfrecord_example_gen import TFRecordExampleGen
@@ -246,6 +247,11 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       onnx_model=onnx_exporter.outputs["onnx_model"] if onnx_exporter else None,
       push_destination=pusher_pb2.PushDestination(
           filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_dir))).with_id(names.PUSHER)
+  explainer = None
+  if config.explain and config.task in tasks.EXPLAINABLE_TASKS:  # after the Evaluator: it only reports
+    explainer = Explainer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+                          num_examples=config.explain_examples).with_id(names.EXPLAINER)
+    explainer.add_upstream_node(evaluator)
   batch_inference = None
   if config.bulk_infer:
     batch_inference = BatchInference(pushed_model=pusher.outputs["pushed_model"], input_path=config.bulk_infer,
@@ -257,7 +263,8 @@ def create_pipeline(config: PipelineConfig, num_classes: int,
       components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
       + ([drift_gate] if drift_gate else []) + [transform]
       + ([hyperparameters] if hyperparameters else [])
-      + [trainer, baseline_resolver, evaluator, serving_check] + ([quantizer] if quantizer else [])
+      + [trainer, baseline_resolver, evaluator, serving_check] + ([explainer] if explainer else [])
+      + ([quantizer] if quantizer else [])
       + ([onnx_exporter] if onnx_exporter else []) + [pusher] + ([batch_inference] if batch_inference else []),
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,

@@ -49,10 +49,13 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   _, output, summary = first_run
   assert set(summary.components) == {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
                                      "AnomaliesGate", "Transform", "Trainer", "ServingCheck", "baseline_resolver",
-                                     "Evaluator", "Quantizer", "OnnxExporter", "Pusher"}
+                                     "Evaluator", "Explainer", "Quantizer", "OnnxExporter", "Pusher"}
   assert summary.executed() == [n for n in summary.components if n != "baseline_resolver"]
   assert summary.blessed is True
   assert summary.metrics["sparse_categorical_accuracy"] >= 0.8
+  explained = summary.explanations  # the Explainer's sample of the eval split, read back through ML Metadata
+  assert explained["explained"] > 0 and explained["beats_random"] >= 0.8 * explained["explained"]
+  assert explained["median_approximation_error"] < 0.05
   assert 0 < summary.metrics["macro_f1_score"] <= 1 and "precision/class_9" in summary.metrics
   pushed = pathlib.Path(summary.pushed_to)
   assert pushed.parent == output / "serving" / "digits-cnn" and pushed.name.isdigit()

@@ -125,3 +125,15 @@ def test_on_digits_attributions_beat_random_deletion_and_are_complete(two_runs):
   assert np.mean([e["deletion"]["attributed_area"] < e["deletion"]["random_area"] for e in found]) >= 0.8
   assert np.median([e["approximation_error"] for e in found]) < 0.05
   assert np.asarray(found[0]["attributions"]).shape == (8, 8)
+
+
+def test_the_explained_sample_has_the_misclassified_first_then_every_class_in_turn():
+  true = ["a", "a", "a", "b", "b", "c", "c", "c"]
+  predicted = ["a", "b", "a", "b", "b", "c", "a", "c"]
+  assert explain.choose_examples(true, predicted, 5) == [1, 6, 0, 3, 5]
+  assert explain.choose_examples(true, predicted, 2) == [1, 0]  # misclassified: at most half
+  assert sorted(explain.choose_examples(true, predicted, 50)) == list(range(8))
+  assert explain.describe_split({"explained": 4, "misclassified": 1, "beats_random": 3,
+                                 "median_approximation_error": 0.004}) == (
+      "explained 4 examples (1 misclassified): attribution beats random in 3 (75%); median completeness error 0.4%")
+  assert explain.describe_split({"explained": 0, "reason": "text"}) == "not explained: text"

@@ -16,7 +16,7 @@ BEAM = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1
         f"--sdk_container_image={IMAGE}"]
 COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
               "Trainer", "baseline_resolver-model-resolver", "baseline_resolver-model-blessing-resolver",
-              "Evaluator", "ServingCheck", "Quantizer", "OnnxExporter", "Pusher"}
+              "Evaluator", "ServingCheck", "Explainer", "Quantizer", "OnnxExporter", "Pusher"}
 BEAM_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform", "Evaluator"}
 
 
@@ -54,6 +54,7 @@ def test_yaml_loads_in_kfp_with_every_component_dependencies_image_and_args(tmp_
   assert depends["Trainer"] == {"ImageExampleGen", "Transform", "SchemaGen"}  # raw examples + the graph
   assert depends["Evaluator"] == {"ImageExampleGen", "Trainer", "baseline_resolver-model-resolver"}
   assert depends["ServingCheck"] == {"ImageExampleGen", "Trainer"}
+  assert depends["Explainer"] == {"ImageExampleGen", "Trainer", "Evaluator"}
   assert depends["Quantizer"] == {"ImageExampleGen", "Trainer"}
   assert depends["OnnxExporter"] == {"ImageExampleGen", "Trainer"}
   assert depends["Pusher"] == {"Evaluator", "Trainer", "ServingCheck", "Quantizer", "OnnxExporter",

@@ -16,8 +16,10 @@ def test_wires_every_component_in_order(tmp_path):
   pipeline = create_pipeline(c, num_classes=10)
   assert [n.id for n in pipeline.components if n.id not in ("Quantizer", "OnnxExporter")] == [
       "ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
-      "ServingCheck", "baseline_resolver", "Evaluator", "Pusher"]
+      "ServingCheck", "baseline_resolver", "Evaluator", "Explainer", "Pusher"]
   components = _by_id(pipeline)
+  assert components["Evaluator"] in components["Explainer"].upstream_nodes  # after it: the Explainer only reports
+  assert "Explainer" not in _by_id(create_pipeline(dataclasses.replace(c, explain=False), num_classes=10))
   assert components["Trainer"] in components["Quantizer"].upstream_nodes
   assert components["Quantizer"] in components["Pusher"].upstream_nodes  # the preset quantizes (int8)
   assert "tflite_model" in components["Pusher"].inputs
