@@ -10,6 +10,7 @@ than removing pixels in a random order.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import io
 import os
@@ -214,7 +215,9 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
                  "score": explained["score"], "approximation_error": explained["approximation_error"],
                  "attributed_area": deletion["attributed_area"], "random_area": deletion["random_area"],
                  "beats_random": deletion["attributed_area"] < deletion["random_area"],
-                 "attributions": explained["attributions"]})
+                 "attributed_curve": deletion["attributed"], "random_curve": deletion["random"],
+                 "attributions": explained["attributions"],
+                 "image_b64": base64.b64encode(encoded[index]).decode("ascii")})  # for the report's overlays
   errors = [row["approximation_error"] for row in rows]
   return {"method": METHODS[0], "steps": steps, "explained": len(rows),
           "misclassified": sum(row["true_label"] != row["label"] for row in rows),

@@ -111,6 +111,53 @@ def plot_label_counts(counts_by_split: Dict[str, Dict[str, int]]) -> Optional[Fi
   return Figure("label_counts", "Examples per class", _png(fig))
 
 
+def plot_explanations(rows: List[Dict], per_row: int = 8) -> Optional[Figure]:
+  """The explained eval images with their integrated-gradients attributions over them (red: towards the predicted
+  class, blue: against), misclassified ones first; each titled `true -> predicted`."""
+  import base64  # pylint: disable=g-import-not-at-top
+
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  if not rows:
+    return None
+  rows = rows[:4 * per_row]
+  plt = _pyplot()
+  lines = (len(rows) + per_row - 1) // per_row
+  fig, axes = plt.subplots(lines, per_row, figsize=(1.4 * per_row, 1.6 * lines), squeeze=False)
+  for ax in axes.ravel():
+    ax.axis("off")
+  for ax, row in zip(axes.ravel(), rows):
+    with Image.open(io.BytesIO(base64.b64decode(row["image_b64"]))) as image:
+      ax.imshow(np.asarray(image.convert("L")), cmap="gray")
+    attributions = np.asarray(row["attributions"], dtype=float)
+    limit = float(np.abs(attributions).max()) or 1.0
+    ax.imshow(attributions, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.55)
+    wrong = row["true_label"] != row["label"]
+    ax.set_title(f"{row['true_label']} -> {row['label']}", fontsize=8, color="red" if wrong else "black")
+  fig.suptitle("Integrated gradients on eval images (true -> predicted; misclassified in red)", fontsize=9)
+  return Figure("explanations", "Integrated gradients on eval images", _png(fig))
+
+
+def plot_deletion_curves(rows: List[Dict]) -> Optional[Figure]:
+  """The mean deletion curves: the predicted class's probability as the most-attributed pixels are removed first,
+  against removing them in a random order."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  if not rows:
+    return None
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(5, 3.2))
+  for key, label in (("attributed_curve", "most attributed first"), ("random_curve", "random order")):
+    curve = np.mean([row[key] for row in rows], axis=0)
+    ax.plot(np.linspace(0, 100, len(curve)), curve, marker="o", label=label)
+  ax.set_xlabel("pixels removed (%)")
+  ax.set_ylabel("probability of the predicted class")
+  ax.set_title(f"Deletion curves, mean of {len(rows)} eval images")
+  ax.legend()
+  return Figure("deletion_curves", "Deletion curves", _png(fig))
+
+
 def natural_key(name: str):
   """Sort key that puts numeric class names in numeric order ("2" before "10"), then the others by name."""
   return (0, int(name), "") if name.isdigit() else (1, 0, name)

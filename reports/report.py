@@ -49,6 +49,9 @@ def build_report(output: str, run_id: Optional[str] = None, report_dir: Optional
   evaluation_uri = run.output_uri(names.EVALUATOR, "evaluation")
   sections.append(_evaluation_section(run, evaluation_uri, figures))
   sections.append(_blessing_section(run, evaluation_uri))
+  explanations_uri = run.output_uri(names.EXPLAINER, "explanations")
+  if explanations_uri:
+    sections.append(_explanations_section(explanations_uri, figures))
   if run.privacy or run.membership_inference:
     sections.append(_privacy_section(run))
   if run.tuning:
@@ -165,6 +168,34 @@ def _blessing_section(run: run_summary.RunSummary, evaluation_uri: Optional[str]
     parts.append("<p>Failed checks:</p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in failures) + "</ul>")
   parts.append(f"<p>Pusher: {html.escape(run.pushed_to) if run.pushed_to else 'nothing pushed'}</p>")
   return _section("Blessing", "".join(parts), "blessing")
+
+
+def _explanations_section(explanations_uri: str, figures: List[Figure]) -> str:
+  """The Explainer's verdict, the explained images with their attributions, and the mean deletion curves."""
+  from inference import explain  # pylint: disable=g-import-not-at-top
+
+  import json  # pylint: disable=g-import-not-at-top
+
+  try:
+    with open(os.path.join(explanations_uri, names.EXPLANATIONS_FILE), encoding="utf-8") as f:
+      report = json.load(f)
+  except (OSError, ValueError):
+    report = None
+  if not report:
+    return _section("Explanations", "<p>The Explainer left no report.</p>", "explanations")
+  body = f"<p>{html.escape(explain.describe_split(report))}</p>"
+  rows = report.get("examples", [])
+  for figure, element_id in ((figures_lib.plot_explanations(rows), "explanation-overlays"),
+                             (figures_lib.plot_deletion_curves(rows), "deletion-curves")):
+    if figure:
+      figures.append(figure)
+      body += _figure_html(figure, element_id)
+  wrong = [[r["true_label"], r["label"], f"{r['score']:.3f}", f"{r['approximation_error']:.2%}",
+            "yes" if r["beats_random"] else "no"] for r in rows if r["true_label"] != r["label"]]
+  if wrong:
+    body += "<h3>Misclassified</h3>" + _table(["true", "predicted", "score", "completeness error",
+                                               "beats random"], wrong, table_id="misclassified-explained")
+  return _section("Explanations", body, "explanations")
 
 
 def _privacy_section(run: run_summary.RunSummary) -> str:
