@@ -64,7 +64,10 @@ class _Killed(Exception):
   pass
 
 
-def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monkeypatch):
+@pytest.mark.parametrize("dp", [False, True], ids=["plain", "dp-sgd"])
+def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monkeypatch, dp):
+  """A killed run resumes after its last finished epoch; under DP-SGD the privacy spent counts every step taken,
+  those before the kill too."""
   train_files, eval_files, transform_dir, _ = transformed_dataset
   make_callbacks = trainer.make_callbacks
 
@@ -75,14 +78,20 @@ def test_killed_training_resumes_from_backup(transformed_dataset, tmp_path, monk
         raise _Killed()
 
   monkeypatch.setattr(trainer, "make_callbacks", lambda *a: make_callbacks(*a) + [KillAfterEpoch()])
-  args = ("image_cnn", _hparams(epochs=3), train_files, eval_files, transform_dir)
+  dp_flags = {"dp_l2_clip": 1.0, "dp_noise_multiplier": 1.1} if dp else {}
+  args = ("image_cnn", _hparams(epochs=3, **dp_flags), train_files, eval_files, transform_dir)
   kwargs = dict(log_dir=str(tmp_path / "logs"), backup_dir=str(tmp_path / "backup"), strategy_name="default")
   with pytest.raises(_Killed):
     trainer.train(*args, **kwargs)
   assert any((tmp_path / "backup").iterdir())
   monkeypatch.setattr(trainer, "make_callbacks", make_callbacks)
-  _, history, _, _ = trainer.train(*args, **kwargs)
+  _, history, _, privacy = trainer.train(*args, **kwargs)
   assert history.epoch == [1, 2]  # epoch 0 was not trained again
+  if dp:
+    spent = privacy["dp"]
+    assert spent["steps"] == 3 * (round(8 / spent["sampling_rate"]) // 8)  # all 3 epochs, not the 2 after resuming
+  else:
+    assert privacy["dp"] is None and 0.0 <= privacy["membership_inference"]["auc"] <= 1.0
 
 
 def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
