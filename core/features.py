@@ -36,6 +36,10 @@ ALL_CLASSES = "all_classes"  # tfma.metrics.metric_util's key
 TENSORS_SIGNATURE = "serving_tensors"
 EXAMPLES_TO_TENSORS_SIGNATURE = "examples_to_tensors"
 EXPLAIN_SIGNATURE = "explain_pixels"  # float pixels in, probabilities out: differentiable (inference/explain.py)
+# CNNs: float pixels in; each convolution block's output and the first convolution's kernel out (the Explainer's
+# activation maps and filters, inference/explain.py).
+ACTIVATIONS_SIGNATURE = "activation_maps"
+FIRST_FILTERS = "first_filters"
 
 # Data in spans (readers/spans.py): a span's folder is complete, and read, once it holds this file.
 SPAN_DONE_MARKER = "_SUCCESS"

@@ -219,10 +219,42 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
                  "attributions": explained["attributions"],
                  "image_b64": base64.b64encode(encoded[index]).decode("ascii")})  # for the report's overlays
   errors = [row["approximation_error"] for row in rows]
-  return {"method": METHODS[0], "steps": steps, "explained": len(rows),
+  per_class = {}  # one correctly classified explained example per class, for the activation maps
+  for row in rows:
+    if row["true_label"] == row["label"]:
+      per_class.setdefault(row["true_label"], row["index"])
+  return {**activation_maps(explainable, {label: encoded[i] for label, i in per_class.items()}),
+          "method": METHODS[0], "steps": steps, "explained": len(rows),
           "misclassified": sum(row["true_label"] != row["label"] for row in rows),
           "beats_random": sum(row["beats_random"] for row in rows),
           "median_approximation_error": float(np.median(errors)) if errors else None, "examples": rows}
+
+
+TOP_CHANNELS = 4  # the most active channels of each block kept per example (besides the channels' mean)
+
+
+def activation_maps(explainable: Explainable, images: Dict[str, bytes]) -> Dict:
+  """{"filters": the first convolution's kernels summed over input channels [filters][k][k], "activations": per
+  class label, each block's channel-mean map and its TOP_CHANNELS most active channels' maps}; {} for a model
+  without the activation-maps signature (a model pushed before it existed, or not a CNN)."""
+  if features.ACTIVATIONS_SIGNATURE not in explainable.model.signatures or not images:
+    return {}
+  labels = list(images)
+  pixels = explainable.pixels([images[label] for label in labels])
+  outputs = explainable.model.signatures[features.ACTIVATIONS_SIGNATURE](pixels=pixels)
+  kernel = outputs.pop(features.FIRST_FILTERS).numpy().sum(axis=2)  # [k, k, filters]
+  blocks = sorted(outputs, key=lambda name: int(name.split("_")[0][5:]) if name[5:6].isdigit() else 0)
+  activations = {}
+  for row, label in enumerate(labels):
+    activations[label] = {"image_b64": base64.b64encode(images[label]).decode("ascii")}
+    for block in blocks:
+      maps = outputs[block].numpy()[row]  # [h, w, channels]
+      top = np.argsort(-maps.mean(axis=(0, 1)))[:TOP_CHANNELS]
+      activations[label][block] = {"mean": maps.mean(axis=-1).round(4).tolist(),
+                                   "top_channels": [int(c) for c in top],
+                                   "top": [maps[:, :, c].round(4).tolist() for c in top]}
+  return {"filters": np.moveaxis(kernel, -1, 0).round(5).tolist(), "activations": activations,
+          "activation_blocks": blocks}
 
 
 def describe_split(report: Dict) -> str:

@@ -243,9 +243,10 @@ def read_privacy(model_artifacts) -> Optional[Dict[str, Any]]:
 
 
 def read_explanations(artifacts) -> Optional[Dict[str, Any]]:
-  """The Explainer's report without its per-example rows; None when the run had no Explainer."""
+  """The Explainer's report without its per-example rows, filters and activation maps; None when the run had no
+  Explainer."""
   report = _read_json(artifacts[0].uri, names.EXPLANATIONS_FILE) if artifacts else None
-  return {k: v for k, v in report.items() if k != "examples"} if report else None
+  return {k: v for k, v in report.items() if k not in ("examples", "filters", "activations")} if report else None
 
 
 def read_membership(model_artifacts) -> Optional[Dict[str, Any]]:

@@ -12,6 +12,7 @@ for pixel inputs, `explain_pixels` is `serving_tensors` on float pixels, which g
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Callable, Dict, Iterable, Optional
 
 import tensorflow as tf
@@ -94,7 +95,35 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
       serve_tensors, input_signature=[tensor_inputs.specs[n] for n in names], autograph=False)
   signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE] = examples_to_tensors_fn
   if all(spec.dtype == tf.uint8 for spec in tensor_inputs.specs.values()):  # pixels: float copies are differentiable
-    signatures[features.EXPLAIN_SIGNATURE] = tf.function(
-        serve_tensors, input_signature=[tf.TensorSpec(tensor_inputs.specs[n].shape, tf.float32, name=n)
-                                        for n in names], autograph=False)
+    float_specs = [tf.TensorSpec(tensor_inputs.specs[n].shape, tf.float32, name=n) for n in names]
+    signatures[features.EXPLAIN_SIGNATURE] = tf.function(serve_tensors, input_signature=float_specs, autograph=False)
+    activations = activation_model(model)
+    if activations is not None:
+      kernel = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)).kernel
+
+      def activation_maps(*tensors):
+        inputs = tensor_inputs.to_model_inputs(dict(zip(names, tensors)))
+        outputs = activations({k: inputs[k] for k in input_names}, training=False)
+        maps = dict(zip(activations.output_names, outputs if isinstance(outputs, list) else [outputs]))
+        return {**{k: tf.cast(v, tf.float32) for k, v in maps.items()},
+                features.FIRST_FILTERS: tf.identity(tf.cast(kernel, tf.float32))}
+
+      signatures[features.ACTIVATIONS_SIGNATURE] = tf.function(activation_maps, input_signature=float_specs,
+                                                               autograph=False)
   return signatures
+
+
+BLOCK_OUTPUT = re.compile(r"block\d+_relu\d+$")
+
+
+def activation_model(model: tf.keras.Model) -> Optional[tf.keras.Model]:
+  """A model from `model`'s inputs to the output of each convolution block (its last ReLU, `block<i>_relu<j>`);
+  None for models without convolution blocks."""
+  last = {}
+  for layer in model.layers:
+    if BLOCK_OUTPUT.match(layer.name):
+      last[layer.name.split("_")[0]] = layer
+  if not last or not any(isinstance(layer, tf.keras.layers.Conv2D) for layer in model.layers):
+    return None
+  return tf.keras.Model(model.inputs, [last[block].output for block in sorted(last, key=lambda b: int(b[5:]))],
+                        name="activations")

@@ -158,6 +158,55 @@ def plot_deletion_curves(rows: List[Dict]) -> Optional[Figure]:
   return Figure("deletion_curves", "Deletion curves", _png(fig))
 
 
+def plot_filters(filters: List) -> Optional[Figure]:
+  """The first convolution's kernels (summed over input channels), one small square each."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  if not filters:
+    return None
+  plt = _pyplot()
+  per_row = 16
+  lines = (len(filters) + per_row - 1) // per_row
+  fig, axes = plt.subplots(lines, per_row, figsize=(0.7 * per_row, 0.8 * lines + 0.4), squeeze=False)
+  for ax in axes.ravel():
+    ax.axis("off")
+  for ax, kernel in zip(axes.ravel(), filters):
+    kernel = np.asarray(kernel, dtype=float)
+    limit = float(np.abs(kernel).max()) or 1.0
+    ax.imshow(kernel, cmap="bwr", vmin=-limit, vmax=limit)
+  fig.suptitle(f"The first convolution's {len(filters)} filters (summed over input channels)", fontsize=9)
+  return Figure("filters", "First-layer filters", _png(fig))
+
+
+def plot_activation_maps(activations: Dict[str, Dict], blocks: List[str]) -> Optional[Figure]:
+  """For one eval image per class: the image, then each convolution block's mean activation over its channels."""
+  import base64  # pylint: disable=g-import-not-at-top
+
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  if not activations or not blocks:
+    return None
+  labels = sorted(activations, key=natural_key)
+  plt = _pyplot()
+  fig, axes = plt.subplots(len(labels), len(blocks) + 1, figsize=(1.3 * (len(blocks) + 1), 1.3 * len(labels)),
+                           squeeze=False)
+  for line, label in zip(axes, labels):
+    with Image.open(io.BytesIO(base64.b64decode(activations[label]["image_b64"]))) as image:
+      line[0].imshow(np.asarray(image.convert("L")), cmap="gray")
+    line[0].set_ylabel(label, rotation=0, labelpad=12, fontsize=8)
+    for ax, block in zip(line[1:], blocks):
+      ax.imshow(np.asarray(activations[label][block]["mean"], dtype=float), cmap="viridis")
+    for ax in line:
+      ax.set_xticks([])
+      ax.set_yticks([])
+  for ax, title in zip(axes[0], ["input"] + [b.split("_")[0] for b in blocks]):
+    ax.set_title(title, fontsize=8)
+  fig.tight_layout(rect=(0, 0, 1, 0.96))
+  fig.suptitle("Activation maps: each block's mean over its channels, one eval image per class", fontsize=9)
+  return Figure("activation_maps", "Activation maps", _png(fig))
+
+
 def natural_key(name: str):
   """Sort key that puts numeric class names in numeric order ("2" before "10"), then the others by name."""
   return (0, int(name), "") if name.isdigit() else (1, 0, name)

@@ -186,7 +186,10 @@ def _explanations_section(explanations_uri: str, figures: List[Figure]) -> str:
   body = f"<p>{html.escape(explain.describe_split(report))}</p>"
   rows = report.get("examples", [])
   for figure, element_id in ((figures_lib.plot_explanations(rows), "explanation-overlays"),
-                             (figures_lib.plot_deletion_curves(rows), "deletion-curves")):
+                             (figures_lib.plot_deletion_curves(rows), "deletion-curves"),
+                             (figures_lib.plot_filters(report.get("filters")), "first-filters"),
+                             (figures_lib.plot_activation_maps(report.get("activations"),
+                                                               report.get("activation_blocks")), "activation-maps")):
     if figure:
       figures.append(figure)
       body += _figure_html(figure, element_id)

@@ -56,6 +56,11 @@ def test_first_run_executes_every_component_blesses_and_pushes(first_run):
   explained = summary.explanations  # the Explainer's sample of the eval split, read back through ML Metadata
   assert explained["explained"] > 0 and explained["beats_random"] >= 0.8 * explained["explained"]
   assert explained["median_approximation_error"] < 0.05
+  with open(os.path.join(summary.output_uri("Explainer", "explanations"), "explanations.json"), encoding="utf-8") as f:
+    report = json.load(f)
+  assert len(report["filters"]) == 32 and len(report["filters"][0]) == 3  # the first conv's 32 3x3 kernels
+  assert report["activation_blocks"] == ["block0_relu1", "block1_relu1"]
+  assert len(report["activations"]) >= 5  # one correctly explained example per class
   assert 0 < summary.metrics["macro_f1_score"] <= 1 and "precision/class_9" in summary.metrics
   pushed = pathlib.Path(summary.pushed_to)
   assert pushed.parent == output / "serving" / "digits-cnn" and pushed.name.isdigit()

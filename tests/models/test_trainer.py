@@ -38,7 +38,7 @@ def test_exported_model_takes_raw_image_bytes(trained):
   assert set(loaded.signatures) == {"serving_default", features.EVALUATION_SIGNATURE,
                                     features.TRANSFORM_FEATURES_SIGNATURE,
                                     features.TENSORS_SIGNATURE, features.EXAMPLES_TO_TENSORS_SIGNATURE,
-                                    features.EXPLAIN_SIGNATURE}
+                                    features.EXPLAIN_SIGNATURE, features.ACTIVATIONS_SIGNATURE}
 
 
 def test_pixel_signature_has_the_transform_normalization_folded_in(trained):
@@ -99,3 +99,17 @@ def test_backup_dir_is_stable_across_retries_and_changes_with_inputs():
   b = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 1}})
   c = trainer.backup_dir_for("/root/Trainer/model_run/9", ["/x/Split-train/*"], {"hparams": {"epochs": 2}})
   assert a == b != c and a.startswith("/root/Trainer/backup/")
+
+
+def test_activation_maps_give_each_block_s_output_and_the_first_filters(trained):
+  _, _, export_dir, raw = trained
+  loaded = tf.saved_model.load(str(export_dir))
+  examples = tf.constant(predict.serialized_examples([{"image": r["image"]} for r in raw[:3]]))
+  pixels = tf.cast(loaded.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples)["pixels"], tf.float32)
+  maps = loaded.signatures[features.ACTIVATIONS_SIGNATURE](pixels=pixels)
+  filters = _hparams()["conv_filters"]
+  assert maps[features.FIRST_FILTERS].shape == (3, 3, 1, filters[0])
+  blocks = sorted(k for k in maps if k != features.FIRST_FILTERS)
+  assert [maps[k].shape[-1] for k in blocks] == filters and maps[blocks[0]].shape[:3] == (3, 8, 8)
+  assert all(float(tf.reduce_min(maps[k])) >= 0 for k in blocks)  # after ReLU
+  assert float(tf.reduce_max(maps[blocks[-1]])) > 0

@@ -136,8 +136,9 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
   dom = _chromium("--dump-dom", url).stdout
   body = re.search(r"<body[^>]*>", dom).group(0)
   figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
-  assert figures == 7 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
-  assert re.search(r'<figure id="explanation-overlays"><img', dom) and re.search(r'<figure id="deletion-curves"><img', dom)
+  assert figures == 9 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
+  for figure_id in ("explanation-overlays", "deletion-curves", "first-filters", "activation-maps"):
+    assert re.search(rf'<figure id="{figure_id}"><img', dom), figure_id
   assert re.search(r"explained \d+ examples \(\d+ misclassified\): attribution beats random in \d+", dom)
   compression = re.search(r'<table id="compression-table">(.*?)</table>', dom).group(1)
   assert "float SavedModel" in compression and "int8 .tflite" in compression and "batch-1 latency" in compression
