@@ -56,15 +56,14 @@ def summary_lines(summary, seconds: float) -> List[str]:
   if summary.metrics:
     lines.append("eval metrics: " + ", ".join(f"{k}={summary.metrics[k]:.4f}" for k in names.SUMMARY_METRICS
                                               if k in summary.metrics))
-  if summary.privacy:
-    lines.append(f"privacy: {privacy_line(summary.privacy)}")
-  if summary.explanations:
-    from inference import explain  # pylint: disable=g-import-not-at-top
+  from inference import explain  # pylint: disable=g-import-not-at-top  # neither imports TensorFlow here
+  from models import privacy as privacy_lib  # pylint: disable=g-import-not-at-top
 
+  if summary.privacy:
+    lines.append(f"privacy: {privacy_lib.describe(summary.privacy)}")
+  if summary.explanations:
     lines.append(f"explanations: {explain.describe_split(summary.explanations)}")
   if summary.membership_inference:
-    from models import privacy as privacy_lib  # pylint: disable=g-import-not-at-top
-
     lines.append(f"membership inference: {privacy_lib.describe_membership(summary.membership_inference)}")
   if summary.blessed is not None:
     lines.append("blessed: " + ("yes" if summary.blessed else
@@ -114,13 +113,6 @@ def format_runs(runs) -> str:
                  metric(names.MACRO_F1), blessed, r.pushed_version or "-"])
   widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
   return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header] + rows)
-
-
-def privacy_line(privacy: Dict[str, Any]) -> str:
-  """'epsilon 2.59 at delta 1e-05 (DP-SGD: noise 1.1, clip 1, 1,800 steps, ...)' (models.privacy.describe)."""
-  from models import privacy as privacy_lib  # pylint: disable=g-import-not-at-top
-
-  return privacy_lib.describe(privacy)
 
 
 def format_monitor_result(result: Dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ import os
 import time
 from typing import Dict
 
-from core import features, model_files, names
+from core import features, json_files, model_files, names
 
 REPORT_FILE = names.ONNX_REPORT_FILE
 OPSET = 17
@@ -111,11 +111,7 @@ def _write_report(out_dir: str, report: Dict) -> None:
 
 def read_report(uri: str):
   """The onnx_export.json in an OnnxModel artifact folder, or None."""
-  try:
-    with open(os.path.join(uri, REPORT_FILE), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+  return json_files.read_json(uri, REPORT_FILE)
 
 
 

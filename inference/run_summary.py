@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from core import layout, model_files, names, output_dir
+from core.json_files import read_json
 from inference.eval_metrics import read_metrics
 
 _STATE_NAMES = {1: "new", 2: "running", 3: "ran", 4: "failed", 5: "cached", 6: "canceled"}
@@ -186,15 +187,15 @@ def summarize_run(store, run_context, pipeline_name: str = "") -> RunSummary:
     onnx["pushed"] = bool(pushed_to and onnx.get("blessed"))
   examples = examples_of(outputs)
   drift_report = outputs.get(names.DRIFT_GATE, {}).get("drift_report")
+  trained = trainer_metadata(outputs.get(names.TRAINER, {}).get("model"))
   return RunSummary(run_context.name, components, metrics, blessed, pushed_to, baseline_model,
                     spans=read_spans(examples) if examples is not None else None,
-                    drift=_read_json(drift_report[0].uri, names.DRIFT_REPORT_FILE) if drift_report else None,
+                    drift=read_json(drift_report[0].uri, names.DRIFT_REPORT_FILE) if drift_report else None,
                     batch_inference=read_batch_inference(outputs.get(names.BATCH_INFERENCE, {}).get("inference_result")),
                     pipeline_name=pipeline_name, started=run_context.create_time_since_epoch / 1000.0,
                     serving_check_failure=failure, compression=compression, tuning=read_tuning(outputs),
-                    precision=read_precision(outputs.get(names.TRAINER, {}).get("model")), onnx=onnx,
-                    privacy=read_privacy(outputs.get(names.TRAINER, {}).get("model")),
-                    membership_inference=read_membership(outputs.get(names.TRAINER, {}).get("model")),
+                    precision=precision_of(trained), onnx=onnx, privacy=trained.privacy,
+                    membership_inference=trained.membership_inference,
                     explanations=read_explanations(outputs.get(names.EXPLAINER, {}).get("explanations")),
                     privacy_refusal=privacy_refusal,
                     outputs=outputs)
@@ -225,43 +226,22 @@ def read_batch_inference(artifacts) -> Optional[Dict[str, Any]]:
           "reason": value("reason", "string_value")}
 
 
-def _read_json(folder: str, file_name: str) -> Optional[Dict[str, Any]]:
-  import json  # pylint: disable=g-import-not-at-top
-
-  try:
-    with open(os.path.join(folder, file_name), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
-
-
-def read_privacy(model_artifacts) -> Optional[Dict[str, Any]]:
-  """The privacy the Trainer's DP-SGD training spent, from the model's metadata; None without DP."""
-  if not model_artifacts:
-    return None
-  return model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR)).privacy
-
-
 def read_explanations(artifacts) -> Optional[Dict[str, Any]]:
   """The Explainer's report without its per-example rows, filters and activation maps; None when the run had no
   Explainer."""
-  report = _read_json(artifacts[0].uri, names.EXPLANATIONS_FILE) if artifacts else None
+  report = read_json(artifacts[0].uri, names.EXPLANATIONS_FILE) if artifacts else None
   return {k: v for k, v in report.items() if k not in ("examples", "filters", "activations")} if report else None
 
 
-def read_membership(model_artifacts) -> Optional[Dict[str, Any]]:
-  """The membership-inference attack's result on the Trainer's model, from its metadata."""
+def trainer_metadata(model_artifacts) -> model_files.ModelMetadata:
+  """The metadata the Trainer exported with its model (empty when the run has no Trainer model)."""
   if not model_artifacts:
-    return None
-  return model_files.read_metadata(
-      os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR)).membership_inference
+    return model_files.ModelMetadata()
+  return model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR))
 
 
-def read_precision(model_artifacts) -> Optional[Dict[str, str]]:
-  """The precision the Trainer's model was trained in, and why, from the model's metadata."""
-  if not model_artifacts:
-    return None
-  metadata = model_files.read_metadata(os.path.join(model_artifacts[0].uri, model_files.TRAINER_EXPORT_DIR))
+def precision_of(metadata: model_files.ModelMetadata) -> Optional[Dict[str, str]]:
+  """The precision the model was trained in, and why; None for models exported before it was recorded."""
   if not metadata.training_precision:
     return None
   return {"precision": metadata.training_precision, "reason": metadata.training_precision_reason or ""}
@@ -269,26 +249,17 @@ def read_precision(model_artifacts) -> Optional[Dict[str, str]]:
 
 def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]:
   """The best hyperparameters the Trainer got (from this run's Tuner or imported) and the Tuner's trials."""
-  import json  # pylint: disable=g-import-not-at-top
-
   for node, key, source in ((names.TUNER, "best_hyperparameters", "Tuner"),
                             (names.HPARAMS_IMPORTER, "result", "imported")):
     artifacts = outputs.get(node, {}).get(key)
     if not artifacts:
       continue
-    try:
-      with open(os.path.join(artifacts[0].uri, names.BEST_HPARAMS_FILE), encoding="utf-8") as f:
-        best = json.load(f).get("values", {})
-    except (OSError, ValueError):
+    best = read_json(artifacts[0].uri, names.BEST_HPARAMS_FILE)
+    if best is None:
       return None
-    trials = []
+    best = best.get("values", {})
     results = outputs.get(names.TUNER, {}).get("tuner_results")
-    if results:
-      try:
-        with open(os.path.join(results[0].uri, names.TUNER_RESULTS_FILE), encoding="utf-8") as f:
-          trials = json.load(f)
-      except (OSError, ValueError):
-        trials = []
+    trials = (read_json(results[0].uri, names.TUNER_RESULTS_FILE) if results else None) or []
     searched = lambda values: {k: v for k, v in values.items() if not k.startswith("tuner/")}  # Hyperband's own
     return {"source": source, "best": searched(best), "trials": [searched(t) for t in trials],
             "uri": artifacts[0].uri}
@@ -297,14 +268,8 @@ def read_tuning(outputs: Dict[str, Dict[str, list]]) -> Optional[Dict[str, Any]]
 
 def read_onnx_report(onnx_artifacts) -> Optional[Dict[str, Any]]:
   """The OnnxExporter's onnx_export.json of this run's OnnxModel artifact; None when the run made none."""
-  import json  # pylint: disable=g-import-not-at-top
-
-  if not onnx_artifacts:
-    return None
-  try:
-    with open(os.path.join(onnx_artifacts[0].uri, names.ONNX_REPORT_FILE), encoding="utf-8") as f:
-      report = json.load(f)
-  except (OSError, ValueError):
+  report = read_json(onnx_artifacts[0].uri, names.ONNX_REPORT_FILE) if onnx_artifacts else None
+  if report is None:
     return None
   report["uri"] = onnx_artifacts[0].uri
   return report
@@ -312,15 +277,8 @@ def read_onnx_report(onnx_artifacts) -> Optional[Dict[str, Any]]:
 
 def read_compression(tflite_artifacts) -> Optional[Dict[str, Any]]:
   """The Quantizer's compression.json of this run's .tflite artifact; None when the run made none."""
-  import json  # pylint: disable=g-import-not-at-top
-
-  if not tflite_artifacts:
-    return None
-  path = os.path.join(tflite_artifacts[0].uri, names.COMPRESSION_REPORT_FILE)
-  try:
-    with open(path, encoding="utf-8") as f:
-      report = json.load(f)
-  except (OSError, ValueError):
+  report = read_json(tflite_artifacts[0].uri, names.COMPRESSION_REPORT_FILE) if tflite_artifacts else None
+  if report is None:
     return None
   report["uri"] = tflite_artifacts[0].uri
   return report

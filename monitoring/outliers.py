@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from core import json_files
+
 PROFILE_FILE = "outlier_profile.json"
 MAX_SCORE = 100.0
 MAD_TO_STD = 1.4826  # the MAD of a normal distribution times this is its standard deviation
@@ -60,11 +62,7 @@ def write_profile(folder: str, profile: Dict[str, object]) -> str:
 
 def read_profile(model_dir: str) -> Optional[Dict[str, object]]:
   """The profile pushed beside a version, or None (versions pushed before profiles existed)."""
-  try:
-    with open(os.path.join(model_dir, PROFILE_FILE), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+  return json_files.read_json(model_dir, PROFILE_FILE)
 
 
 def profile_of_examples(examples_uri: str, modality: str, model_dir: str,

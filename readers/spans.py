@@ -19,6 +19,7 @@ import os
 import re
 from typing import List, Optional, Tuple
 
+from core import json_files
 from core.errors import DataError, UsageError
 from core.features import RAW_LABEL_KEY, SPAN_DONE_MARKER
 
@@ -199,13 +200,7 @@ def image_extension(data: bytes) -> str:
 
 def provenance(folder: str) -> dict:
   """What PROVENANCE_FILE in a span's folder says; {} when there is none or it cannot be read."""
-  import json  # pylint: disable=g-import-not-at-top
-
-  try:
-    with open(os.path.join(folder, PROVENANCE_FILE), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return {}
+  return json_files.read_json(folder, PROVENANCE_FILE) or {}
 
 
 def write_span(folder: str, data_format: str, inputs: List[bytes], labels: List[str], ids: List[str],

@@ -18,6 +18,7 @@ import os
 import pathlib
 from typing import Any, Dict, List, Optional
 
+from core import json_files
 from core.errors import DataError, ModelError
 
 SCHEMA_FILE = pathlib.Path(__file__).with_name("model_card.schema.json")
@@ -215,8 +216,4 @@ def write_model_card(folder: str, card: Dict[str, Any]) -> List[str]:
 
 def read_model_card(version_dir: str) -> Optional[Dict[str, Any]]:
   """The card pushed with a version, or None (versions pushed before cards existed)."""
-  try:
-    with open(os.path.join(version_dir, JSON_FILE), encoding="utf-8") as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+  return json_files.read_json(version_dir, JSON_FILE)

@@ -13,7 +13,7 @@ import os
 import pathlib
 from typing import List, Optional
 
-from core import names
+from core import json_files, names
 from core.layout import OutputLayout
 from inference import eval_metrics, run_summary
 from reports import figures as figures_lib
@@ -174,13 +174,7 @@ def _explanations_section(explanations_uri: str, figures: List[Figure]) -> str:
   """The Explainer's verdict, the explained images with their attributions, and the mean deletion curves."""
   from inference import explain  # pylint: disable=g-import-not-at-top
 
-  import json  # pylint: disable=g-import-not-at-top
-
-  try:
-    with open(os.path.join(explanations_uri, names.EXPLANATIONS_FILE), encoding="utf-8") as f:
-      report = json.load(f)
-  except (OSError, ValueError):
-    report = None
+  report = json_files.read_json(explanations_uri, names.EXPLANATIONS_FILE)
   if not report:
     return _section("Explanations", "<p>The Explainer left no report.</p>", "explanations")
   body = f"<p>{html.escape(explain.describe_split(report))}</p>"
