@@ -63,3 +63,16 @@ def check_image_files(paths: List[str]) -> None:
     if not os.path.isfile(path):
       raise UsageError(f"{path}: no such image file")
     check_image_file(path)
+
+
+def read_texts(args: argparse.Namespace) -> List[str]:
+  """The texts of `--text` (repeatable) and `--text-file` (one per non-empty line); UsageError naming an unreadable
+  file."""
+  texts = list(args.text)
+  if args.text_file:
+    try:
+      with open(args.text_file, encoding="utf-8") as f:
+        texts += [line.rstrip("\n") for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+      raise UsageError(f"{args.text_file}: cannot read as UTF-8 text ({e})") from e
+  return texts

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.common import add_model_flag, check_image_files
+from cli.common import add_model_flag, check_image_files, read_texts
 from core import names
 from core.errors import EXIT_FAILED, UsageError
 
@@ -60,13 +60,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not args.batch:
       raise UsageError("--output-file goes with --batch INPUT")
     return cmd_batch(args)
-  texts = list(args.text)
-  if args.text_file:
-    try:
-      with open(args.text_file, encoding="utf-8") as f:
-        texts += [line.rstrip("\n") for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-      raise UsageError(f"{args.text_file}: cannot read as UTF-8 text ({e})") from e
+  texts = read_texts(args)
   if bool(texts) == bool(args.images):
     raise UsageError("give image files, or texts with --text/--text-file, not both and not neither")
   check_image_files(args.images)

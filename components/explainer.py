@@ -1,11 +1,12 @@
 """Explainer: integrated-gradients attributions for a sample of the eval split, after the Evaluator.
 
 On `num_examples` eval examples (every misclassified one first, up to half; the rest stratified by class) it explains
-the Trainer's model's predicted class from the model's own `explain_pixels` signature (inference/explain.py) and
-records per example the deletion check (do the most-attributed pixels lower the probability faster than random
-ones?) and the completeness error; in all, the share that beats random. The result is an Explanations artifact
+the Trainer's model's predicted class from the model's own explain signatures (pixels for images, word embeddings
+merged back to words for text; inference/explain.py, inference/explain_text.py) and records per example the
+deletion check (do the most-attributed pixels or words lower the probability faster than random ones?) and the
+completeness error; in all, the share that beats random. The result is an Explanations artifact
 (`explanations.json`) with the counts as custom properties, so `modelfab runs` and the report read them back
-through ML Metadata. Text models are not explained yet: the artifact then says so.
+through ML Metadata.
 """
 import json
 import os
@@ -15,7 +16,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact
 from tfx.types.standard_artifacts import Examples, Model
 
-from core import model_files, names
+from core import names
 
 
 class Explanations(artifact.Artifact):
@@ -36,11 +37,8 @@ def Explainer(  # pylint: disable=invalid-name
   from inference import explain, model_check  # pylint: disable=g-import-not-at-top
 
   model_dir = path_utils.serving_model_path(model.uri)
-  if model_files.read_metadata(model_dir).modality not in (None, "image"):
-    report = {"explained": 0, "reason": "explanations of text models are not built yet"}
-  else:
-    records = model_check.read_split_records(examples.uri, "eval", EVAL_RECORDS)
-    report = explain.explain_split(model_dir, records, num_examples, steps)
+  records = model_check.read_split_records(examples.uri, "eval", EVAL_RECORDS)
+  report = explain.explain_split(model_dir, records, num_examples, steps)
   with open(os.path.join(explanations.uri, names.EXPLANATIONS_FILE), "w", encoding="utf-8") as f:
     json.dump(report, f)
   explanations.set_int_custom_property("explained", int(report["explained"]))

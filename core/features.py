@@ -40,6 +40,12 @@ EXPLAIN_SIGNATURE = "explain_pixels"  # float pixels in, probabilities out: diff
 # activation maps and filters, inference/explain.py).
 ACTIVATIONS_SIGNATURE = "activation_maps"
 FIRST_FILTERS = "first_filters"
+# Text (BERT): token ids -> their word embeddings and a baseline's ([CLS] and [SEP] kept, every other token [PAD]);
+# word embeddings (+ mask, segment ids) -> probabilities, differentiable (inference/explain_text.py).
+TOKEN_EMBEDDINGS_SIGNATURE = "token_embeddings"
+EXPLAIN_EMBEDDINGS_SIGNATURE = "explain_embeddings"
+EMBEDDINGS = "embeddings"
+BASELINE_EMBEDDINGS = "baseline_embeddings"
 
 # Data in spans (readers/spans.py): a span's folder is complete, and read, once it holds this file.
 SPAN_DONE_MARKER = "_SUCCESS"

@@ -14,7 +14,7 @@ import base64
 import dataclasses
 import io
 import os
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -28,30 +28,46 @@ DELETION_POINTS = 10  # the deletion curve: the probability after removing 0%, 1
 
 @dataclasses.dataclass
 class Explainable:
-  """A loaded SavedModel that can be explained: its explain signature, metadata and input grid."""
+  """A loaded SavedModel that can be explained: its modality (image or text), labels and signatures; for images,
+  the input grid."""
   path: str
   labels: List[str]
-  size: int
-  channels: int
+  modality: str
   model: object  # the tf.saved_model.load result (its signatures hold the functions used here)
+  size: int = 0
+  channels: int = 0
+
+  def label(self, index: int) -> str:
+    return self.labels[index] if index < len(self.labels) else str(index)
 
   def probabilities(self, pixels):
     """[N, H, W, C] float32 pixels (0-255) -> [N, classes] probabilities, differentiable."""
     return self.model.signatures[features.EXPLAIN_SIGNATURE](pixels=pixels)[features.PROBABILITIES]
 
-  def pixels(self, encoded: Sequence[bytes]) -> np.ndarray:
-    """Encoded image files -> the model's float pixels, decoded and resized exactly as serving does."""
+  def tensors(self, raw: Sequence[bytes]) -> Dict[str, np.ndarray]:
+    """Raw inputs (encoded images or UTF-8 texts) -> the decoded tensors serving computes from them (pixels; token
+    ids, mask and segment ids), by the model's own `examples_to_tensors`."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     from inference import predict  # pylint: disable=g-import-not-at-top
 
-    examples = tf.constant(predict.serialized_examples([{features.IMAGE_KEY: e} for e in encoded]))
+    examples = tf.constant(predict.serialized_examples([{self.modality: r} for r in raw]))
     tensors = self.model.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples)
-    return tf.cast(next(iter(tensors.values())), tf.float32).numpy()
+    return {name: tensor.numpy() for name, tensor in tensors.items()}
+
+  def pixels(self, encoded: Sequence[bytes]) -> np.ndarray:
+    """Encoded image files -> the model's float pixels, decoded and resized exactly as serving does."""
+    return next(iter(self.tensors(encoded).values())).astype(np.float32)
 
 
-def load_explainable(path: str) -> Explainable:
-  """The SavedModel at `path` (or its newest version); ModelError when it cannot be explained, saying why."""
+# The signatures each modality's explanations need (models/signatures.py, models/text_bert.py).
+NEEDED_SIGNATURES = {features.IMAGE_KEY: (features.EXPLAIN_SIGNATURE,),
+                     features.TEXT_KEY: (features.TOKEN_EMBEDDINGS_SIGNATURE, features.EXPLAIN_EMBEDDINGS_SIGNATURE)}
+
+
+def load_explainable(path: str, modality: Optional[str] = None) -> Explainable:
+  """The SavedModel at `path` (or its newest version); ModelError when it cannot be explained (or takes another
+  modality than `modality`), saying why."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   from inference import model_loader  # pylint: disable=g-import-not-at-top
@@ -60,13 +76,18 @@ def load_explainable(path: str) -> Explainable:
     raise UsageError(f"{path}: a {os.path.splitext(path)[1]} model cannot be explained (its runtime gives no "
                      "gradients); give the SavedModel folder it was converted from")
   loaded = model_loader.load_model(path)
-  loaded.check_modality(features.IMAGE_KEY)
+  if modality:
+    loaded.check_modality(modality)
+  modality = loaded.metadata.modality or features.IMAGE_KEY
   model = tf.saved_model.load(loaded.path)
-  if features.EXPLAIN_SIGNATURE not in model.signatures:
+  if not all(name in model.signatures for name in NEEDED_SIGNATURES[modality]):
     raise ModelError(f"{loaded.path}: this model was pushed without an explain signature; re-run the pipeline to "
                      "make this model explainable")
-  shape = model.signatures[features.EXPLAIN_SIGNATURE].structured_input_signature[1]["pixels"].shape
-  return Explainable(loaded.path, list(loaded.metadata.labels), int(shape[1]), int(shape[3]), model)
+  explainable = Explainable(loaded.path, list(loaded.metadata.labels), modality, model)
+  if modality == features.IMAGE_KEY:
+    shape = model.signatures[features.EXPLAIN_SIGNATURE].structured_input_signature[1]["pixels"].shape
+    explainable.size, explainable.channels = int(shape[1]), int(shape[3])
+  return explainable
 
 
 def blurred(pixels: np.ndarray) -> np.ndarray:
@@ -78,31 +99,46 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
   return tf.image.resize(small, [size, size], method="bilinear").numpy()
 
 
-def integrated_gradients(explainable: Explainable, pixels: np.ndarray, baseline: np.ndarray, target: int,
-                         steps: int) -> np.ndarray:
-  """Attributions [H, W, C] of class `target` for one image `pixels` [1, H, W, C] from `baseline` (same shape),
-  with the trapezoidal rule over `steps` intervals."""
+def integrated_gradients(score: Callable, inputs: np.ndarray, baseline: np.ndarray, steps: int) -> np.ndarray:
+  """Attributions (the shape of one input) of `score` (a batch [n, ...] -> the explained class's scores [n]) for
+  `inputs` [1, ...] from `baseline` (same shape), with the trapezoidal rule over `steps` intervals."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  alphas = tf.reshape(tf.linspace(0.0, 1.0, steps + 1), [-1, 1, 1, 1])
-  path = tf.constant(baseline) + alphas * tf.constant(pixels - baseline)
+  alphas = tf.reshape(tf.linspace(0.0, 1.0, steps + 1), [-1] + [1] * (inputs.ndim - 1))
+  path = tf.constant(baseline, tf.float32) + alphas * tf.constant(inputs - baseline, tf.float32)
   gradients = []
-  for start in range(0, steps + 1, 32):  # bounded memory for big images or many steps
+  for start in range(0, steps + 1, 32):  # bounded memory for big inputs or many steps
     chunk = path[start:start + 32]
     with tf.GradientTape() as tape:
       tape.watch(chunk)
-      score = explainable.probabilities(chunk)[:, target]
-    gradients.append(tape.gradient(score, chunk))
+      scores = score(chunk)
+    gradients.append(tape.gradient(scores, chunk))
   gradients = tf.concat(gradients, 0)
   average = tf.reduce_mean((gradients[:-1] + gradients[1:]) / 2.0, axis=0)
-  return ((pixels[0] - baseline[0]) * average.numpy()).astype(np.float32)
+  return ((inputs[0] - baseline[0]) * average.numpy()).astype(np.float32)
+
+
+def completeness_error(attribution_sum: float, score: float, baseline_score: float) -> float:
+  """|sum of attributions - (f(input) - f(baseline))| / |f(input) - f(baseline)| (0 when they are equal)."""
+  change = score - baseline_score
+  return abs(attribution_sum - change) / abs(change) if abs(change) > 1e-6 else 0.0
+
+
+def deletion_counts(total: int) -> np.ndarray:
+  """How many of `total` pixels or words are removed at each point of a deletion curve: 0%, 10%, ... 100%."""
+  return np.linspace(0, total, DELETION_POINTS + 1).round().astype(int)
+
+
+def deletion_summary(attributed: List[float], shuffled: List[float]) -> Dict:
+  return {"attributed": attributed, "random": shuffled, "attributed_area": curve_area(attributed),
+          "random_area": curve_area(shuffled)}
 
 
 def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarray, target: int) -> List[float]:
   """The class's probability as the pixels (positions, all channels) are set to black in `order`, at 0%, 10%, ...
   100% removed."""
   height, width = pixels.shape[1:3]
-  counts = np.linspace(0, height * width, DELETION_POINTS + 1).round().astype(int)
+  counts = deletion_counts(height * width)
   batch = np.repeat(pixels, len(counts), axis=0)
   for row, count in enumerate(counts):
     removed = order[:count]
@@ -139,27 +175,26 @@ def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT
   probabilities = explainable.probabilities(pixels).numpy()[0]
   target = int(probabilities.argmax())
   baselines = [np.zeros_like(pixels), blurred(pixels)]
-  attribution = np.mean([integrated_gradients(explainable, pixels, b, target, steps) for b in baselines], axis=0)
+  score = lambda batch: explainable.probabilities(batch)[:, target]  # noqa: E731
+  attribution = np.mean([integrated_gradients(score, pixels, b, steps) for b in baselines], axis=0)
   baseline_score = float(np.mean([explainable.probabilities(b).numpy()[0, target] for b in baselines]))
-  change = float(probabilities[target]) - baseline_score
-  error = abs(float(attribution.sum()) - change) / abs(change) if abs(change) > 1e-6 else 0.0
+  error = completeness_error(float(attribution.sum()), float(probabilities[target]), baseline_score)
   by_position = attribution.sum(axis=-1).reshape(-1)
   attributed = deletion_curve(explainable, pixels, np.argsort(-by_position, kind="stable"), target)
   shuffled = deletion_curve(explainable, pixels, np.random.default_rng(seed).permutation(by_position.size), target)
   with Image.open(io.BytesIO(encoded)) as image:
     width, height = image.size
-  return {"label": explainable.labels[target] if target < len(explainable.labels) else str(target),
-          "score": float(probabilities[target]), "method": METHODS[0], "baseline_score": baseline_score,
-          "approximation_error": error, "attributions": on_file_grid(attribution, height, width).tolist(),
-          "deletion": {"attributed": attributed, "random": shuffled, "attributed_area": curve_area(attributed),
-                       "random_area": curve_area(shuffled)}}
+  return {"label": explainable.label(target), "score": float(probabilities[target]), "method": METHODS[0],
+          "baseline_score": baseline_score, "approximation_error": error,
+          "attributions": on_file_grid(attribution, height, width).tolist(),
+          "deletion": deletion_summary(attributed, shuffled)}
 
 
 def explain_image_files(model_path: str, paths: Sequence[str], steps: int = DEFAULT_STEPS) -> List[Dict]:
   """`explain_image` for each file, with "input" set to its path; UsageError naming a file that is unreadable."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  explainable = load_explainable(model_path)
+  explainable = load_explainable(model_path, features.IMAGE_KEY)
   found = []
   for path in paths:
     try:
@@ -200,7 +235,7 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
 
   explainable = load_explainable(model_dir)
   parsed = [tf.train.Example.FromString(r).features.feature for r in records]
-  encoded = [f[features.IMAGE_KEY].bytes_list.value[0] for f in parsed]
+  raw = [f[explainable.modality].bytes_list.value[0] for f in parsed]
   true_labels = [f[features.RAW_LABEL_KEY].bytes_list.value[0].decode("utf-8") if f[features.RAW_LABEL_KEY].bytes_list
                  .value else str(f[features.RAW_LABEL_KEY].int64_list.value[0]) for f in parsed]
   from inference import model_loader  # pylint: disable=g-import-not-at-top
@@ -209,25 +244,36 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
   predicted = [label.decode("utf-8") for label in outputs[features.PREDICTED_LABEL]]
   rows = []
   for index in choose_examples(true_labels, predicted, count):
-    explained = explain_image(explainable, encoded[index], steps, seed=index)
+    explained = explain_raw(explainable, raw[index], steps, seed=index)
     deletion = explained["deletion"]
+    shown = ({"image_b64": base64.b64encode(raw[index]).decode("ascii")} if explainable.modality == features.IMAGE_KEY
+             else {"text": raw[index].decode("utf-8")})  # for the report
     rows.append({"index": index, "true_label": true_labels[index], "label": explained["label"],
                  "score": explained["score"], "approximation_error": explained["approximation_error"],
                  "attributed_area": deletion["attributed_area"], "random_area": deletion["random_area"],
                  "beats_random": deletion["attributed_area"] < deletion["random_area"],
                  "attributed_curve": deletion["attributed"], "random_curve": deletion["random"],
-                 "attributions": explained["attributions"],
-                 "image_b64": base64.b64encode(encoded[index]).decode("ascii")})  # for the report's overlays
+                 "attributions": explained["attributions"], **shown})
   errors = [row["approximation_error"] for row in rows]
   per_class = {}  # one correctly classified explained example per class, for the activation maps
   for row in rows:
     if row["true_label"] == row["label"]:
       per_class.setdefault(row["true_label"], row["index"])
-  return {**activation_maps(explainable, {label: encoded[i] for label, i in per_class.items()}),
-          "method": METHODS[0], "steps": steps, "explained": len(rows),
+  maps = (activation_maps(explainable, {label: raw[i] for label, i in per_class.items()})
+          if explainable.modality == features.IMAGE_KEY else {})
+  return {**maps, "modality": explainable.modality, "method": METHODS[0], "steps": steps, "explained": len(rows),
           "misclassified": sum(row["true_label"] != row["label"] for row in rows),
           "beats_random": sum(row["beats_random"] for row in rows),
           "median_approximation_error": float(np.median(errors)) if errors else None, "examples": rows}
+
+
+def explain_raw(explainable: Explainable, raw: bytes, steps: int = DEFAULT_STEPS, seed: int = 0) -> Dict:
+  """One raw input's explanation (an encoded image, or UTF-8 text), by the model's modality."""
+  if explainable.modality == features.TEXT_KEY:
+    from inference import explain_text  # pylint: disable=g-import-not-at-top
+
+    return explain_text.explain_text(explainable, raw.decode("utf-8"), steps, seed)
+  return explain_image(explainable, raw, steps, seed)
 
 
 TOP_CHANNELS = 4  # the most active channels of each block kept per example (besides the channels' mean)

@@ -59,8 +59,9 @@ def check_serving(model_dir: str, examples: List[bytes]) -> None:
 
 
 def check_explain_signature(model_dir: str, examples: List[bytes], probabilities) -> None:
-  """Where the model has `explain_pixels` (image models; inference/explain.py): ModelError unless it answers what
-  serving_default answered on the same examples and its gradients are finite."""
+  """Where the model has explain signatures (`explain_pixels` for images, `token_embeddings` and
+  `explain_embeddings` for text; inference/explain.py): ModelError unless they answer what serving_default answered
+  on the same examples and their gradients are finite."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -68,19 +69,31 @@ def check_explain_signature(model_dir: str, examples: List[bytes], probabilities
   from core.errors import ModelError  # pylint: disable=g-import-not-at-top
 
   saved = tf.saved_model.load(model_dir)
-  if features.EXPLAIN_SIGNATURE not in saved.signatures:
+  if features.EXPLAIN_SIGNATURE in saved.signatures:
+    name = features.EXPLAIN_SIGNATURE
+  elif features.EXPLAIN_EMBEDDINGS_SIGNATURE in saved.signatures:
+    name = features.EXPLAIN_EMBEDDINGS_SIGNATURE
+  else:
     return
   tensors = saved.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=tf.constant(examples))
-  pixels = {name: tf.cast(value, tf.float32) for name, value in tensors.items()}
+  if name == features.EXPLAIN_SIGNATURE:
+    inputs = {key: tf.cast(value, tf.float32) for key, value in tensors.items()}
+    watched = list(inputs.values())
+  else:
+    ids = tf.cast(tensors["input_word_ids"], tf.int32)
+    embedded = saved.signatures[features.TOKEN_EMBEDDINGS_SIGNATURE](input_word_ids=ids)[features.EMBEDDINGS]
+    inputs = {features.EMBEDDINGS: embedded, "input_mask": tf.cast(tensors["input_mask"], tf.int32),
+              "segment_ids": tf.cast(tensors["segment_ids"], tf.int32)}
+    watched = [embedded]
   with tf.GradientTape() as tape:
-    tape.watch(list(pixels.values()))
-    explained = saved.signatures[features.EXPLAIN_SIGNATURE](**pixels)[features.PROBABILITIES]
+    tape.watch(watched)
+    explained = saved.signatures[name](**inputs)[features.PROBABILITIES]
     top = tf.reduce_sum(tf.reduce_max(explained, axis=-1))
-  gradients = tape.gradient(top, list(pixels.values()))
+  gradients = tape.gradient(top, watched)
   if not np.allclose(explained.numpy(), probabilities, atol=1e-4):
-    raise ModelError(f"{model_dir}: {features.EXPLAIN_SIGNATURE} does not answer what serving_default answers")
+    raise ModelError(f"{model_dir}: {name} does not answer what serving_default answers")
   if any(g is None or not np.all(np.isfinite(g.numpy())) for g in gradients):
-    raise ModelError(f"{model_dir}: {features.EXPLAIN_SIGNATURE} gives no finite gradients to explain with")
+    raise ModelError(f"{model_dir}: {name} gives no finite gradients to explain with")
 
 
 def main(argv: List[str]) -> int:

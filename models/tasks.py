@@ -17,8 +17,8 @@ TASKS = ("image_cnn", "text_bert")
 # Tasks whose model is a functional Keras model of Conv2D/Dense layers that tfmot's prune_low_magnitude can wrap.
 # text_bert's encoder is transformers' subclassed TFBertMainLayer, whose dense kernels tfmot cannot reach.
 PRUNABLE_TASKS = ("image_cnn",)
-# Tasks the Explainer step explains (integrated gradients on pixels; text models not yet).
-EXPLAINABLE_TASKS = ("image_cnn",)
+# Tasks the Explainer step explains (integrated gradients on pixels, or on word embeddings merged to words).
+EXPLAINABLE_TASKS = ("image_cnn", "text_bert")
 
 
 def get_task(name: str) -> ModuleType:

@@ -111,6 +111,44 @@ def tensor_inputs(tf_transform_output, hp: Dict[str, Any]):  # pylint: disable=u
       to_model_inputs=lambda tensors: {name: tf.cast(tensors[name], tf.int64) for name in MODEL_INPUTS})
 
 
+def explain_signatures(model: tf.keras.Model, hp: Dict[str, Any]) -> Dict[str, Any]:
+  """What integrated gradients on the word embeddings needs (inference/explain_text.py), as two signatures:
+  `token_embeddings`: int32 token ids -> their word embeddings and a baseline's (the same sequence with every token
+  but [CLS] and [SEP] replaced by [PAD]); `explain_embeddings`: word embeddings, mask and segment ids ->
+  probabilities, the model from the embedding lookup on (position and segment embeddings added inside), so
+  gradients flow to the embeddings. {} for a model not built by `build_model`."""
+  encoders = [layer for layer in model.layers if hasattr(layer, "bert")]
+  if len(encoders) != 1:
+    return {}
+  encoder, dropout, head = encoders[0], model.get_layer("dropout"), model.get_layer("probabilities")
+  tokens = bert_tokenization.read_vocab(os.path.join(hp["bert_checkpoint"], bert_checkpoint.VOCAB_FILE))
+  cls_id, sep_id, pad_id = (tokens.index(t) for t in (bert_tokenization.CLS, bert_tokenization.SEP,
+                                                       bert_tokenization.PAD))
+  length, width = int(hp["max_seq_length"]), int(encoder.config.hidden_size)
+  table = encoder.bert.embeddings.weight
+
+  def ids_spec(name):
+    return tf.TensorSpec([None, length], tf.int32, name=name)
+
+  @tf.function(input_signature=[ids_spec(bert_tokenization.INPUT_WORD_IDS)], autograph=False)
+  def token_embeddings(input_word_ids):
+    special = tf.logical_or(tf.equal(input_word_ids, cls_id), tf.equal(input_word_ids, sep_id))
+    baseline_ids = tf.where(special, input_word_ids, tf.fill(tf.shape(input_word_ids), pad_id))
+    return {features.EMBEDDINGS: tf.cast(tf.gather(table, input_word_ids), tf.float32),
+            features.BASELINE_EMBEDDINGS: tf.cast(tf.gather(table, baseline_ids), tf.float32)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None, length, width], tf.float32, name=features.EMBEDDINGS),
+                                ids_spec(bert_tokenization.INPUT_MASK), ids_spec(bert_tokenization.SEGMENT_IDS)],
+               autograph=False)
+  def explain_embeddings(embeddings, input_mask, segment_ids):
+    encoded = encoder(input_ids=None, inputs_embeds=tf.cast(embeddings, encoder.compute_dtype), attention_mask=input_mask,
+                      token_type_ids=segment_ids, training=False)
+    return {features.PROBABILITIES: head(dropout(encoded.pooler_output, training=False))}
+
+  return {features.TOKEN_EMBEDDINGS_SIGNATURE: token_embeddings,
+          features.EXPLAIN_EMBEDDINGS_SIGNATURE: explain_embeddings}
+
+
 def search_space(space, hp: Dict[str, Any]) -> Dict[str, Any]:
   """The Tuner's search space (keras_tuner.HyperParameters `space`): learning rate, warm-up share, dropout."""
   del hp

@@ -155,12 +155,15 @@ def export(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, se
   labels) beside it; under multi-worker training only the chief's copy is kept.
 
   With `task_name` and its hyperparameters `hp`, the task's optional hooks add the decoded-tensor signatures
-  (`tensor_inputs`), files shipped in assets.extra (`serving_files`, e.g. vocab.txt) and the tokenizer's casing.
+  (`tensor_inputs`), the explain signatures of tasks without pixel inputs (`explain_signatures`), files shipped in
+  assets.extra (`serving_files`, e.g. vocab.txt) and the tokenizer's casing.
   """
   task = tasks.get_task(task_name) if task_name and hp is not None else None
   trained_in = precision.choose(hp.get("precision")) if hp is not None else None  # as train() chose it
   tensor_inputs = task.tensor_inputs(tf_transform_output, hp) if hasattr(task, "tensor_inputs") else None
   sigs = signatures.make_serving_signatures(model, tf_transform_output, serving_feature_keys, tensor_inputs)
+  if hasattr(task, "explain_signatures"):  # e.g. the text task's word embeddings -> probabilities
+    sigs.update(task.explain_signatures(model, hp))
   root = serving_root(model)
   if strategy.is_chief():
     tf.saved_model.save(root, export_dir, signatures=sigs)

@@ -119,9 +119,9 @@ def plot_explanations(rows: List[Dict], per_row: int = 8) -> Optional[Figure]:
   import numpy as np  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
+  rows = [row for row in rows if "image_b64" in row][:4 * per_row]
   if not rows:
     return None
-  rows = rows[:4 * per_row]
   plt = _pyplot()
   lines = (len(rows) + per_row - 1) // per_row
   fig, axes = plt.subplots(lines, per_row, figsize=(1.4 * per_row, 1.6 * lines), squeeze=False)
@@ -139,9 +139,9 @@ def plot_explanations(rows: List[Dict], per_row: int = 8) -> Optional[Figure]:
   return Figure("explanations", "Integrated gradients on eval images", _png(fig))
 
 
-def plot_deletion_curves(rows: List[Dict]) -> Optional[Figure]:
-  """The mean deletion curves: the predicted class's probability as the most-attributed pixels are removed first,
-  against removing them in a random order."""
+def plot_deletion_curves(rows: List[Dict], unit: str = "pixels") -> Optional[Figure]:
+  """The mean deletion curves: the predicted class's probability as the most-attributed pixels (or words) are
+  removed first, against removing them in a random order."""
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   if not rows:
@@ -151,9 +151,9 @@ def plot_deletion_curves(rows: List[Dict]) -> Optional[Figure]:
   for key, label in (("attributed_curve", "most attributed first"), ("random_curve", "random order")):
     curve = np.mean([row[key] for row in rows], axis=0)
     ax.plot(np.linspace(0, 100, len(curve)), curve, marker="o", label=label)
-  ax.set_xlabel("pixels removed (%)")
+  ax.set_xlabel(f"{unit} removed (%)")
   ax.set_ylabel("probability of the predicted class")
-  ax.set_title(f"Deletion curves, mean of {len(rows)} eval images")
+  ax.set_title(f"Deletion curves, mean of {len(rows)} eval {'images' if unit == 'pixels' else 'texts'}")
   ax.legend()
   return Figure("deletion_curves", "Deletion curves", _png(fig))
 

@@ -171,16 +171,26 @@ def _blessing_section(run: run_summary.RunSummary, evaluation_uri: Optional[str]
 
 
 def _explanations_section(explanations_uri: str, figures: List[Figure]) -> str:
-  """The Explainer's verdict, the explained images with their attributions, and the mean deletion curves."""
-  from inference import explain  # pylint: disable=g-import-not-at-top
+  """The Explainer's verdict, the explained images with their attributions (or texts with their words highlighted),
+  the mean deletion curves, and for CNNs the first filters and activation maps."""
+  from inference import explain, explain_text  # pylint: disable=g-import-not-at-top
 
   report = json_files.read_json(explanations_uri, names.EXPLANATIONS_FILE)
   if not report:
     return _section("Explanations", "<p>The Explainer left no report.</p>", "explanations")
   body = f"<p>{html.escape(explain.describe_split(report))}</p>"
   rows = report.get("examples", [])
+  texts = [row for row in rows if "text" in row]
+  if texts:  # misclassified first, as the Explainer chose them
+    body += ("<p>Integrated gradients on the word embeddings, merged to words: green words raised the predicted "
+             "class's probability, red ones lowered it.</p>" + _table(
+                 ["true", "predicted", "score", "words"],
+                 [[html.escape(r["true_label"]), html.escape(r["label"]), f"{r['score']:.3f}",
+                   explain_text.highlighted_words(r["attributions"])] for r in texts[:32]],
+                 table_id="explanation-words", escape=False))
   for figure, element_id in ((figures_lib.plot_explanations(rows), "explanation-overlays"),
-                             (figures_lib.plot_deletion_curves(rows), "deletion-curves"),
+                             (figures_lib.plot_deletion_curves(rows, "words" if texts else "pixels"),
+                              "deletion-curves"),
                              (figures_lib.plot_filters(report.get("filters")), "first-filters"),
                              (figures_lib.plot_activation_maps(report.get("activations"),
                                                                report.get("activation_blocks")), "activation-maps")):

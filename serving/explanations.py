@@ -1,7 +1,8 @@
-"""`:explain` for `modelfab serve --explain`: integrated gradients (inference/explain.py) behind limits of its own, so
-explanations, which cost about a hundred model calls each, cannot starve `:classify` and `:predict`.
+"""`:explain` for `modelfab serve --explain`: integrated gradients (inference/explain.py: pixels for image models,
+words for text models) behind limits of its own, so explanations, which cost about a hundred model calls each,
+cannot starve `:classify` and `:predict`.
 
-A request carries at most `max_examples` images and asks for at most `max_steps` integration steps; at most
+A request carries at most `max_examples` images or texts and asks for at most `max_steps` integration steps; at most
 `concurrency` explanations run at once, in threads of their own (not the pool serving predictions), and a request
 that would be more than `max_waiting` behind them is answered 429 at once.
 """
@@ -49,7 +50,8 @@ class ExplainService:
       raise BadRequest(f"at most {self.limits.max_examples} examples per :explain request, got {len(examples)}")
 
   async def explain(self, model_path: str, examples: List[bytes], steps: int) -> List[Dict[str, Any]]:
-    """The explanation of each serialized tf.Example's image (as `modelfab explain --json`, without "input")."""
+    """The explanation of each serialized tf.Example's image or text (as `modelfab explain --json`, without
+    "input")."""
     import anyio  # pylint: disable=g-import-not-at-top
 
     if self._limiter is None:
@@ -78,11 +80,12 @@ class ExplainService:
       explainable = self._explainables[model_path]
     found = []
     for serialized in examples:
-      image = tf.train.Example.FromString(serialized).features.feature[features.IMAGE_KEY].bytes_list.value
-      if not image:
-        raise BadRequest(f"every example needs an '{features.IMAGE_KEY}' to explain")
+      raw = tf.train.Example.FromString(serialized).features.feature[explainable.modality].bytes_list.value
+      if not raw:
+        raise BadRequest(f"every example needs an '{explainable.modality}' to explain")
       try:
-        found.append(explain.explain_image(explainable, image[0], steps))
+        found.append(explain.explain_raw(explainable, raw[0], steps))
       except (tf.errors.InvalidArgumentError, ValueError, OSError) as e:
-        raise BadRequest(f"an image could not be explained: {str(e).strip().splitlines()[0]}") from e
+        raise BadRequest(f"an {explainable.modality} could not be explained: "
+                         f"{str(e).strip().splitlines()[0]}") from e
     return found

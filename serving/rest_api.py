@@ -11,7 +11,7 @@ answered in `X-Modelfab-Model-Version`.
 - `POST /v1/models/<name>[/versions/<v>]:classify`: `{"examples": [{"image": {"b64": ...}}, {"text": "..."}]}`,
   feature maps that the server turns into tf.Examples; answers `{"results": [[[label, score], ...], ...]}`.
 - `POST /v1/models/<name>[/versions/<v>]:explain` (with `modelfab serve --explain`): classify's body (image
-  models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
+  or text models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
   (serving/explanations.py).
 - `GET /v1/models/<name>[/versions/<v>]/model_card[?format=json]`: the version's model card (HTML, or its JSON).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.

@@ -290,3 +290,39 @@ def review_vocab():
 
   words = set(re.findall(r"\w+|[^\w\s]", (REPO / "data" / "reviews" / "reviews.csv").read_text().lower()))
   return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(words)
+
+
+KEYWORDS = {"positive": ["superb", "delightful", "wonderful", "charming"],
+            "negative": ["dreadful", "tedious", "awful", "clumsy"]}
+FILLER = ("the film was a story with some scenes and actors in it music plot ending cast director camera light "
+          "moments for of to this that felt seemed quite really very").split()
+
+
+def write_keyword_reviews(path: pathlib.Path, count: int = 400, seed: int = 0) -> pathlib.Path:
+  """A CSV (text,label) of `count` sentences of 6-10 neutral words. Two in three have one keyword at a random place,
+  which alone decides the label (KEYWORDS); the others have none and a coin-flip label, so the model learns that no
+  keyword means 50/50. (Else it learns one class as the default, a text with no keyword, such as integrated
+  gradients' [PAD] baseline, is already that class, and its keywords can add nothing to it.) What an explanation
+  must find: the keyword."""
+  import csv  # pylint: disable=g-import-not-at-top
+
+  rng = np.random.default_rng(seed)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with open(path, "w", newline="", encoding="utf-8") as f:
+    writer = csv.writer(f)
+    writer.writerow(["text", "label"])
+    for i in range(count):
+      label = "positive" if i % 2 == 0 else "negative"
+      words = list(rng.choice(FILLER, size=int(rng.integers(6, 11))))
+      if i % 3 == 2:
+        label = str(rng.choice(sorted(KEYWORDS)))
+      else:
+        words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(KEYWORDS[label])))
+      writer.writerow([" ".join(words), label])
+  return path
+
+
+def keyword_vocab():
+  """Special tokens plus every word of `write_keyword_reviews`."""
+  return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(FILLER) | {w for ws in KEYWORDS.values()
+                                                                               for w in ws})
