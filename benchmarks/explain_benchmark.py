@@ -46,9 +46,9 @@ def main() -> None:
                   os.path.join(args.work, "out")], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
   run_seconds = time.time() - started
 
-  from inference import explain  # pylint: disable=g-import-not-at-top
+  from inference import attribution, explain  # pylint: disable=g-import-not-at-top
 
-  explainable = explain.load_explainable(os.path.join(args.work, "out", "serving", "digits-cnn"))
+  explainable = attribution.load_explainable(os.path.join(args.work, "out", "serving", "digits-cnn"))
   with open(held_out[0], "rb") as f:
     explain.explain_image(explainable, f.read(), steps=args.steps)  # warm-up: traces the signature's gradient
   found, started = [], time.time()

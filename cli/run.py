@@ -103,7 +103,7 @@ def pipeline_settings(common: argparse.ArgumentParser) -> argparse.ArgumentParse
   settings.add_argument("--max-epsilon", type=float, metavar="E",
                         help="DP-SGD: do not bless (nor push) a model that spent more privacy than E")
   settings.add_argument("--explain", action=argparse.BooleanOptionalAction, default=None,
-                        help="image models: explain a sample of the eval split after the Evaluator (default: on)")
+                        help="explain a sample of the eval split after the Evaluator: pixels or words (default: on)")
   settings.add_argument("--explain-examples", type=int, metavar="N",
                         help="--explain: eval examples to explain, misclassified first (default: 64)")
   settings.add_argument("--quantize", metavar="MODE",

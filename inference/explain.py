@@ -1,93 +1,24 @@
 """Why a pushed image model answered what it did: integrated gradients on the decoded pixels, from the SavedModel
 alone (its `explain_pixels` signature: float pixels in, class probabilities out; models/signatures.py).
 
-Integrated gradients (Sundararajan et al., 2017) averages the gradient of the predicted class's probability along
-the straight path from a baseline image to the input and multiplies by (input - baseline); the attributions then sum
-to f(input) - f(baseline) up to the integration error (`approximation_error`, relative). Two baselines are used, a
-black image and a blurred copy of the input, and their attributions averaged. A deletion curve checks the
+Integrated gradients (inference/attribution.py) of the predicted class's probability, from two baselines, a black
+image and a blurred copy of the input, their attributions averaged. A deletion curve checks the
 attributions: removing the most-attributed pixels first (set to black) should lower the class's probability faster
 than removing pixels in a random order.
 """
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import os
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 
 from core import features
-from core.errors import ModelError, UsageError
-
-METHODS = ("integrated-gradients",)
-DEFAULT_STEPS = 64
-DELETION_POINTS = 10  # the deletion curve: the probability after removing 0%, 10%, ... 100% of the pixels
-
-
-@dataclasses.dataclass
-class Explainable:
-  """A loaded SavedModel that can be explained: its modality (image or text), labels and signatures; for images,
-  the input grid."""
-  path: str
-  labels: List[str]
-  modality: str
-  model: object  # the tf.saved_model.load result (its signatures hold the functions used here)
-  size: int = 0
-  channels: int = 0
-
-  def label(self, index: int) -> str:
-    return self.labels[index] if index < len(self.labels) else str(index)
-
-  def probabilities(self, pixels):
-    """[N, H, W, C] float32 pixels (0-255) -> [N, classes] probabilities, differentiable."""
-    return self.model.signatures[features.EXPLAIN_SIGNATURE](pixels=pixels)[features.PROBABILITIES]
-
-  def tensors(self, raw: Sequence[bytes]) -> Dict[str, np.ndarray]:
-    """Raw inputs (encoded images or UTF-8 texts) -> the decoded tensors serving computes from them (pixels; token
-    ids, mask and segment ids), by the model's own `examples_to_tensors`."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-    from inference import predict  # pylint: disable=g-import-not-at-top
-
-    examples = tf.constant(predict.serialized_examples([{self.modality: r} for r in raw]))
-    tensors = self.model.signatures[features.EXAMPLES_TO_TENSORS_SIGNATURE](examples=examples)
-    return {name: tensor.numpy() for name, tensor in tensors.items()}
-
-  def pixels(self, encoded: Sequence[bytes]) -> np.ndarray:
-    """Encoded image files -> the model's float pixels, decoded and resized exactly as serving does."""
-    return next(iter(self.tensors(encoded).values())).astype(np.float32)
-
-
-# The signatures each modality's explanations need (models/signatures.py, models/text_bert.py).
-NEEDED_SIGNATURES = {features.IMAGE_KEY: (features.EXPLAIN_SIGNATURE,),
-                     features.TEXT_KEY: (features.TOKEN_EMBEDDINGS_SIGNATURE, features.EXPLAIN_EMBEDDINGS_SIGNATURE)}
-
-
-def load_explainable(path: str, modality: Optional[str] = None) -> Explainable:
-  """The SavedModel at `path` (or its newest version); ModelError when it cannot be explained (or takes another
-  modality than `modality`), saying why."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  from inference import model_loader  # pylint: disable=g-import-not-at-top
-
-  if path.endswith((".tflite", ".onnx")):
-    raise UsageError(f"{path}: a {os.path.splitext(path)[1]} model cannot be explained (its runtime gives no "
-                     "gradients); give the SavedModel folder it was converted from")
-  loaded = model_loader.load_model(path)
-  if modality:
-    loaded.check_modality(modality)
-  modality = loaded.metadata.modality or features.IMAGE_KEY
-  model = tf.saved_model.load(loaded.path)
-  if not all(name in model.signatures for name in NEEDED_SIGNATURES[modality]):
-    raise ModelError(f"{loaded.path}: this model was pushed without an explain signature; re-run the pipeline to "
-                     "make this model explainable")
-  explainable = Explainable(loaded.path, list(loaded.metadata.labels), modality, model)
-  if modality == features.IMAGE_KEY:
-    shape = model.signatures[features.EXPLAIN_SIGNATURE].structured_input_signature[1]["pixels"].shape
-    explainable.size, explainable.channels = int(shape[1]), int(shape[3])
-  return explainable
+from core.errors import UsageError
+from inference.attribution import (DEFAULT_STEPS, METHODS, Explainable, completeness_error, deletion_counts,
+                                   deletion_summary, integrated_gradients, load_explainable)
 
 
 def blurred(pixels: np.ndarray) -> np.ndarray:
@@ -97,41 +28,6 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
   size = pixels.shape[1]
   small = tf.image.resize(pixels, [max(1, size // 4)] * 2, method="area")
   return tf.image.resize(small, [size, size], method="bilinear").numpy()
-
-
-def integrated_gradients(score: Callable, inputs: np.ndarray, baseline: np.ndarray, steps: int) -> np.ndarray:
-  """Attributions (the shape of one input) of `score` (a batch [n, ...] -> the explained class's scores [n]) for
-  `inputs` [1, ...] from `baseline` (same shape), with the trapezoidal rule over `steps` intervals."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  alphas = tf.reshape(tf.linspace(0.0, 1.0, steps + 1), [-1] + [1] * (inputs.ndim - 1))
-  path = tf.constant(baseline, tf.float32) + alphas * tf.constant(inputs - baseline, tf.float32)
-  gradients = []
-  for start in range(0, steps + 1, 32):  # bounded memory for big inputs or many steps
-    chunk = path[start:start + 32]
-    with tf.GradientTape() as tape:
-      tape.watch(chunk)
-      scores = score(chunk)
-    gradients.append(tape.gradient(scores, chunk))
-  gradients = tf.concat(gradients, 0)
-  average = tf.reduce_mean((gradients[:-1] + gradients[1:]) / 2.0, axis=0)
-  return ((inputs[0] - baseline[0]) * average.numpy()).astype(np.float32)
-
-
-def completeness_error(attribution_sum: float, score: float, baseline_score: float) -> float:
-  """|sum of attributions - (f(input) - f(baseline))| / |f(input) - f(baseline)| (0 when they are equal)."""
-  change = score - baseline_score
-  return abs(attribution_sum - change) / abs(change) if abs(change) > 1e-6 else 0.0
-
-
-def deletion_counts(total: int) -> np.ndarray:
-  """How many of `total` pixels or words are removed at each point of a deletion curve: 0%, 10%, ... 100%."""
-  return np.linspace(0, total, DELETION_POINTS + 1).round().astype(int)
-
-
-def deletion_summary(attributed: List[float], shuffled: List[float]) -> Dict:
-  return {"attributed": attributed, "random": shuffled, "attributed_area": curve_area(attributed),
-          "random_area": curve_area(shuffled)}
 
 
 def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarray, target: int) -> List[float]:
@@ -144,12 +40,6 @@ def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarr
     removed = order[:count]
     batch[row].reshape(height * width, -1)[removed] = 0.0
   return [float(p) for p in explainable.probabilities(batch).numpy()[:, target]]
-
-
-def curve_area(curve: Sequence[float]) -> float:
-  """Area under a deletion curve on [0, 1] (trapezoidal)."""
-  points = np.asarray(curve, dtype=np.float64)
-  return float(((points[:-1] + points[1:]) / 2).sum() / (len(points) - 1))
 
 
 def on_file_grid(attribution: np.ndarray, height: int, width: int) -> np.ndarray:

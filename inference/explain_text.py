@@ -19,12 +19,12 @@ import numpy as np
 
 from core import features
 from core.errors import UsageError
-from inference import explain
+from inference import attribution
 
 INPUT_WORD_IDS, INPUT_MASK, SEGMENT_IDS = "input_word_ids", "input_mask", "segment_ids"  # models/bert_tokenization
 
 
-def word_piece_counts(explainable: explain.Explainable, words: Sequence[str]) -> List[int]:
+def word_piece_counts(explainable: attribution.Explainable, words: Sequence[str]) -> List[int]:
   """How many WordPieces each word becomes, each tokenized alone by the model's own tokenizer."""
   if not words:
     return []
@@ -41,7 +41,7 @@ def token_words(piece_counts: Sequence[int], tokens: int, length: int) -> np.nda
   return owner
 
 
-def explain_text(explainable: explain.Explainable, text: str, steps: int = explain.DEFAULT_STEPS,
+def explain_text(explainable: attribution.Explainable, text: str, steps: int = attribution.DEFAULT_STEPS,
                  seed: int = 0) -> Dict:
   """One text's explanation: label, score, baseline score, approximation error, one attribution per
   whitespace-separated word ({"words": [...], "scores": [...]}), and the deletion check over words."""
@@ -63,15 +63,15 @@ def explain_text(explainable: explain.Explainable, text: str, steps: int = expla
 
   scores = probabilities(np.concatenate([inputs, baseline])).numpy()
   target = int(scores[0].argmax())
-  per_token = explain.integrated_gradients(lambda batch: probabilities(batch)[:, target], inputs, baseline,
+  per_token = attribution.integrated_gradients(lambda batch: probabilities(batch)[:, target], inputs, baseline,
                                            steps).sum(axis=-1)
   words = text.split()
   owner = token_words(word_piece_counts(explainable, words), int(mask.sum()), ids.shape[1])
   word_scores = [float(per_token[owner == w].sum()) for w in range(len(words))]
 
   def deletion_curve(order):
-    batch = np.repeat(inputs, explain.DELETION_POINTS + 1, axis=0)
-    for row, count in enumerate(explain.deletion_counts(len(words))):
+    batch = np.repeat(inputs, attribution.DELETION_POINTS + 1, axis=0)
+    for row, count in enumerate(attribution.deletion_counts(len(words))):
       removed = np.isin(owner, order[:count])
       batch[row, removed] = baseline[0, removed]
     return [float(p) for p in probabilities(batch).numpy()[:, target]]
@@ -79,16 +79,16 @@ def explain_text(explainable: explain.Explainable, text: str, steps: int = expla
   attributed = deletion_curve(np.argsort(-np.asarray(word_scores), kind="stable"))
   shuffled = deletion_curve(np.random.default_rng(seed).permutation(len(words)))
   score, baseline_score = float(scores[0, target]), float(scores[1, target])
-  return {"label": explainable.label(target), "score": score, "method": explain.METHODS[0],
+  return {"label": explainable.label(target), "score": score, "method": attribution.METHODS[0],
           "baseline_score": baseline_score,
-          "approximation_error": explain.completeness_error(float(per_token.sum()), score, baseline_score),
+          "approximation_error": attribution.completeness_error(float(per_token.sum()), score, baseline_score),
           "attributions": {"words": words, "scores": word_scores},
-          "deletion": explain.deletion_summary(attributed, shuffled)}
+          "deletion": attribution.deletion_summary(attributed, shuffled)}
 
 
-def explain_texts(model_path: str, texts: Sequence[str], steps: int = explain.DEFAULT_STEPS) -> List[Dict]:
+def explain_texts(model_path: str, texts: Sequence[str], steps: int = attribution.DEFAULT_STEPS) -> List[Dict]:
   """`explain_text` for each text, with "input" set to it."""
-  explainable = explain.load_explainable(model_path, features.TEXT_KEY)
+  explainable = attribution.load_explainable(model_path, features.TEXT_KEY)
   return [{"input": text, **explain_text(explainable, text, steps, seed=i)} for i, text in enumerate(texts)]
 
 

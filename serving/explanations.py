@@ -12,7 +12,6 @@ import dataclasses
 import threading
 from typing import Any, Dict, List
 
-from core import features
 from core.errors import BadRequest, ModelfabError
 
 
@@ -69,12 +68,12 @@ class ExplainService:
   def _explain(self, model_path: str, examples: List[bytes], steps: int) -> List[Dict[str, Any]]:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from inference import explain  # pylint: disable=g-import-not-at-top
+    from inference import attribution, explain  # pylint: disable=g-import-not-at-top
 
     with self._lock:
       if model_path not in self._explainables:
         try:
-          self._explainables[model_path] = explain.load_explainable(model_path)
+          self._explainables[model_path] = attribution.load_explainable(model_path)
         except ModelfabError as e:
           raise BadRequest(f"this model cannot be explained: {e}") from e
       explainable = self._explainables[model_path]

@@ -222,8 +222,26 @@ def two_runs(tmp_path_factory):
   return output, [r.run_id for r in runs]
 
 
+@pytest.fixture(scope="session")
+def keyword_run(tmp_path_factory):
+  """A real text pipeline run on `write_keyword_reviews` data with a tiny BERT fine-tuned to tell the keywords apart
+  (about 0.8 eval accuracy: the coin-flip sentences cannot be learned). Returns (output dir, pushed model dir,
+  checkpoint dir)."""
+  from cli import main as cli  # pylint: disable=g-import-not-at-top
+
+  root = tmp_path_factory.mktemp("keywords")
+  checkpoint = root / "tiny-bert"
+  write_tiny_checkpoint(checkpoint, vocab=keyword_vocab())
+  data = write_keyword_reviews(root / "data" / "reviews.csv").parent
+  output = root / "out"
+  assert cli.main(["run", "--preset", "text-bert", "--data", str(data), "--bert-checkpoint", str(checkpoint),
+                   "--output", str(output), "--epochs", "4", "--learning-rate", "5e-3", "--max-seq-length", "16",
+                   "--min-accuracy", "0", "--explain-examples", "16", "--no-export-onnx", "--quantize", "none"]) == 0
+  return output, output / "serving" / "text-bert", checkpoint
+
+
 # Fixtures that are whole pipeline runs: a test that uses one, directly or through another fixture, is end to end.
-PIPELINE_RUN_FIXTURES = {"two_runs", "first_run", "text_run", "tuned"}
+PIPELINE_RUN_FIXTURES = {"two_runs", "first_run", "text_run", "tuned", "keyword_run"}
 
 
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument

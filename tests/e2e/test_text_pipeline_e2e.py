@@ -22,7 +22,7 @@ def text_run(tmp_path_factory):
   write_tiny_checkpoint(checkpoint, vocab=review_vocab())
   output = root / "out"
   assert cli.main(["run", "--preset", "text-bert", "--bert-checkpoint", str(checkpoint), "--output", str(output),
-                   "--epochs", "2", "--max-seq-length", "32", "--min-accuracy", "0"]) == 0
+                   "--epochs", "2", "--max-seq-length", "32", "--min-accuracy", "0", "--explain-examples", "8"]) == 0
   return output, run_summary.latest_run_summary(str(output / "metadata.sqlite"), "text-bert")
 
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from cli import main as cli
 from conftest import png_bytes
 from core import features, model_files
-from inference import explain, model_check, predict
+from inference import attribution, explain, model_check, predict
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def explained(trained_image_model):
   """The trained two-class model ("top": bright top half, "bottom": bright bottom half) explaining 10 of its eval
   images."""
   _, _, export_dir, raw, _ = trained_image_model
-  explainable = explain.load_explainable(str(export_dir))
+  explainable = attribution.load_explainable(str(export_dir))
   return export_dir, raw[48:58], [explain.explain_image(explainable, r["image"], steps=32) for r in raw[48:58]]
 
 
@@ -92,7 +92,7 @@ def test_bad_requests_exit_2_and_write_nothing(trained_image_model, tmp_path, ca
       (["--model", str(export_dir), str(image), "--steps", "0"], "--steps must be at least 1"),
       (["--model", str(export_dir), str(bad)], "bad.png"),
       (["--model", str(tmp_path / "model.tflite"), str(image)], "cannot be explained"),
-      (["--model", str(export_dir), "--output-dir", str(out)], "give one or more image files"),
+      (["--model", str(export_dir), "--output-dir", str(out)], "give image files, or texts"),
   ]
   (tmp_path / "model.tflite").write_bytes(b"")
   for args, message in cases:
@@ -119,7 +119,7 @@ def test_on_digits_attributions_beat_random_deletion_and_are_complete(two_runs):
   from conftest import DIGITS  # pylint: disable=g-import-not-at-top
 
   output, _ = two_runs
-  explainable = explain.load_explainable(str(output / "serving" / "digits-cnn"))
+  explainable = attribution.load_explainable(str(output / "serving" / "digits-cnn"))
   held_out = [image for class_dir in sorted(DIGITS.iterdir()) for image in sorted(class_dir.iterdir())[-3:]]
   found = [explain.explain_image(explainable, image.read_bytes(), steps=32) for image in held_out]
   assert np.mean([e["deletion"]["attributed_area"] < e["deletion"]["random_area"] for e in found]) >= 0.8

@@ -303,3 +303,29 @@ scrape_configs:
   finally:
     process.terminate()
     process.wait(timeout=30)
+
+
+def test_explain_on_a_text_model_gives_classify_labels_and_one_score_per_word(keyword_run):
+  from fastapi.testclient import TestClient  # pylint: disable=g-import-not-at-top
+
+  from serving import serve  # pylint: disable=g-import-not-at-top
+
+  output, _, _ = keyword_run
+  server, app, logger, _ = serve.make_server(str(output), serve.ServeSettings(explain=True))
+  server.start()
+  try:
+    client = TestClient(app)
+    texts = ["the plot was superb and the cast too", "a tedious film", "music"]
+    body = {"examples": [{"text": t} for t in texts]}
+    classified = client.post("/v1/models/text-bert:classify", json=body).json()
+    explained = client.post("/v1/models/text-bert:explain", json={**body, "steps": 16}).json()
+    assert explained["results"] == classified["results"]
+    assert [e["label"] for e in explained["explanations"]] == [max(r, key=lambda p: p[1])[0]
+                                                               for r in classified["results"]]
+    for text, e in zip(texts, explained["explanations"]):
+      assert e["attributions"]["words"] == text.split() and len(e["attributions"]["scores"]) == len(text.split())
+    answer = client.post("/v1/models/text-bert:explain", json={"examples": [{"image": {"b64": "AAAA"}}]})
+    assert answer.status_code == 400 and "'text'" in answer.json()["error"]
+  finally:
+    server.stop()
+    logger.close()
