@@ -18,9 +18,12 @@ def register(sub, common: argparse.ArgumentParser) -> None:
   explain.add_argument("images", nargs="*", metavar="IMAGE", help="image files (image models)")
   explain.add_argument("--text", action="append", default=[], help="a text to explain (text models), repeatable")
   explain.add_argument("--text-file", help="a UTF-8 file with one text per line (text models)")
-  explain.add_argument("--method", default="integrated-gradients", choices=("integrated-gradients",),
-                       help="attribution method (default: %(default)s)")
-  explain.add_argument("--steps", type=int, default=64, help="integration steps (default: %(default)s)")
+  explain.add_argument("--method", default="integrated-gradients",
+                       choices=("integrated-gradients", "xrai", "grad-cam"),
+                       help="integrated gradients (pixels or words), XRAI (image regions ranked by integrated "
+                            "gradients) or Grad-CAM (the last convolution; CNNs) (default: %(default)s)")
+  explain.add_argument("--steps", type=int, default=64,
+                       help="integration steps of integrated gradients and XRAI (default: %(default)s)")
   explain.add_argument("--json", action="store_true", help="print one JSON object with every explanation")
   explain.add_argument("--output-dir",
                        help=f"write an overlay PNG per image (<image name>.explain.png), or for texts "
@@ -41,11 +44,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
   from inference import explain, explain_text  # pylint: disable=g-import-not-at-top
 
   if texts:
-    found = explain_text.explain_texts(args.model, texts, steps=args.steps)
+    found = explain_text.explain_texts(args.model, texts, steps=args.steps, method=args.method)
     if args.output_dir:
       explain_text.write_highlights(os.path.join(args.output_dir, HIGHLIGHTS_FILE), found)
   else:
-    found = explain.explain_image_files(args.model, args.images, steps=args.steps)
+    found = explain.explain_image_files(args.model, args.images, steps=args.steps, method=args.method)
     if args.output_dir:
       for item in found:
         with open(item["input"], "rb") as f:
@@ -61,9 +64,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     verdict = "beats" if deletion["attributed_area"] < deletion["random_area"] else "does not beat"
     shown = item["input"].replace("\t", " ")
     words = (f"\ttop words: {', '.join(explain_text.top_words(item['attributions']))}" if texts else "")
-    print(f"{shown}\t{item['label']}\t{item['score']:.4f}{words}\tbaseline {item['baseline_score']:.4f}, "
-          f"approximation error {item['approximation_error']:.1%}, deletion {verdict} random "
-          f"({deletion['attributed_area']:.3f} vs {deletion['random_area']:.3f})"
+    completeness = (f"baseline {item['baseline_score']:.4f}, approximation error {item['approximation_error']:.1%}, "
+                    if item["baseline_score"] is not None else "")
+    print(f"{shown}\t{item['label']}\t{item['score']:.4f}{words}\t{item['method']}: {completeness}deletion "
+          f"{verdict} random ({deletion['attributed_area']:.3f} vs {deletion['random_area']:.3f})"
           + (f"\toverlay {item['overlay']}" if "overlay" in item else ""))
   if texts and args.output_dir:
     print(f"highlighted words: {os.path.join(args.output_dir, HIGHLIGHTS_FILE)}")

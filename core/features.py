@@ -40,6 +40,12 @@ EXPLAIN_SIGNATURE = "explain_pixels"  # float pixels in, probabilities out: diff
 # activation maps and filters, inference/explain.py).
 ACTIVATIONS_SIGNATURE = "activation_maps"
 FIRST_FILTERS = "first_filters"
+# CNNs, for Grad-CAM: float pixels and a target class per image in; the last convolution block's output, the
+# target's probability's gradients with respect to it, and the probabilities out.
+LAST_CONV_SIGNATURE = "explain_last_conv"
+LAST_CONV = "last_conv"
+LAST_CONV_GRADIENTS = "last_conv_gradients"
+TARGET = "target"
 # Text (BERT): token ids -> their word embeddings and a baseline's ([CLS] and [SEP] kept, every other token [PAD]);
 # word embeddings (+ mask, segment ids) -> probabilities, differentiable (inference/explain_text.py).
 TOKEN_EMBEDDINGS_SIGNATURE = "token_embeddings"

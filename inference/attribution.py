@@ -17,7 +17,10 @@ import numpy as np
 from core import features
 from core.errors import ModelError, UsageError
 
-METHODS = ("integrated-gradients",)
+INTEGRATED_GRADIENTS, XRAI, GRAD_CAM = "integrated-gradients", "xrai", "grad-cam"
+METHODS = (INTEGRATED_GRADIENTS, XRAI, GRAD_CAM)
+# Methods that need an image CNN: XRAI segments the image, Grad-CAM reads the last convolution.
+IMAGE_METHODS = (XRAI, GRAD_CAM)
 DEFAULT_STEPS = 64
 DELETION_POINTS = 10  # the deletion curve: the probability after removing 0%, 10%, ... 100% of the pixels or words
 
@@ -84,6 +87,19 @@ def load_explainable(path: str, modality: Optional[str] = None) -> Explainable:
     shape = model.signatures[features.EXPLAIN_SIGNATURE].structured_input_signature[1]["pixels"].shape
     explainable.size, explainable.channels = int(shape[1]), int(shape[3])
   return explainable
+
+
+def check_method(explainable: Explainable, method: str) -> None:
+  """UsageError for a method that does not fit the model; ModelError for a CNN pushed before Grad-CAM's
+  signature."""
+  if method not in METHODS:
+    raise UsageError(f"unknown explanation method {method!r}; use one of {', '.join(METHODS)}")
+  if method in IMAGE_METHODS and explainable.modality != features.IMAGE_KEY:
+    needs = "segments of an image" if method == XRAI else "a convolution"
+    raise UsageError(f"{method} explains images (it needs {needs}); explain text models with {INTEGRATED_GRADIENTS}")
+  if method == GRAD_CAM and features.LAST_CONV_SIGNATURE not in explainable.model.signatures:
+    raise ModelError(f"{explainable.path}: this model was pushed without Grad-CAM's signature (or has no "
+                     "convolution blocks); re-run the pipeline to make this model explainable with grad-cam")
 
 
 def integrated_gradients(score: Callable, inputs: np.ndarray, baseline: np.ndarray, steps: int) -> np.ndarray:

@@ -17,8 +17,9 @@ import numpy as np
 
 from core import features
 from core.errors import UsageError
-from inference.attribution import (DEFAULT_STEPS, METHODS, Explainable, completeness_error, deletion_counts,
-                                   deletion_summary, integrated_gradients, load_explainable)
+from inference.attribution import (DEFAULT_STEPS, GRAD_CAM, INTEGRATED_GRADIENTS, XRAI, Explainable, check_method,
+                                   completeness_error, deletion_counts, deletion_summary, integrated_gradients,
+                                   load_explainable)
 
 
 def blurred(pixels: np.ndarray) -> np.ndarray:
@@ -42,21 +43,66 @@ def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarr
   return [float(p) for p in explainable.probabilities(batch).numpy()[:, target]]
 
 
-def on_file_grid(attribution: np.ndarray, height: int, width: int) -> np.ndarray:
-  """Channel-summed attributions [H, W] resampled to an input file's own `height` x `width`, keeping their sum."""
+def on_file_grid(attribution: np.ndarray, height: int, width: int, keep_sum: bool = True) -> np.ndarray:
+  """Attributions [H, W] resampled (bilinear) to an input file's own `height` x `width`, keeping their sum (integrated
+  gradients' attributions add up to the change in score) unless `keep_sum` is False (maps of region importance)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  summed = attribution.sum(axis=-1)
-  if summed.shape == (height, width):
-    return summed
-  resized = tf.image.resize(summed[None, :, :, None], [height, width], method="bilinear").numpy()[0, :, :, 0]
+  if attribution.shape == (height, width):
+    return attribution
+  resized = tf.image.resize(attribution[None, :, :, None], [height, width], method="bilinear").numpy()[0, :, :, 0]
   total = resized.sum()
-  return resized * (summed.sum() / total) if total else resized
+  return resized * (attribution.sum() / total) if keep_sum and total else resized
 
 
-def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT_STEPS, seed: int = 0) -> Dict:
-  """One image file's explanation: label, score, baseline score, approximation error, attributions on the
-  file's own grid, and the deletion check (areas under the attributed and the random curves)."""
+def grad_cam(explainable: Explainable, pixels: np.ndarray, target: int) -> np.ndarray:
+  """Grad-CAM (Selvaraju et al., 2017; PAIR's `saliency`) of class `target` for one image [1, H, W, C]: the last
+  convolution block's channels weighted by the mean gradient of the class's probability, ReLU, scaled to [0, 1] and
+  resized to [H, W]."""
+  import saliency.core as saliency  # pylint: disable=g-import-not-at-top
+
+  signature = explainable.model.signatures[features.LAST_CONV_SIGNATURE]
+
+  def call_model(batch, call_model_args=None, expected_keys=None):  # pylint: disable=unused-argument
+    outputs = signature(pixels=batch.astype(np.float32), target=np.full([len(batch)], target, np.int32))
+    return {saliency.CONVOLUTION_LAYER_VALUES: outputs[features.LAST_CONV].numpy(),
+            saliency.CONVOLUTION_OUTPUT_GRADIENTS: outputs[features.LAST_CONV_GRADIENTS].numpy()}
+
+  return saliency.GradCam().GetMask(pixels[0], call_model, should_resize=True, three_dims=False).astype(np.float32)
+
+
+# saliency's settings for 224 x 224 images, scaled to the model's size: each segment's dilation radius, and the
+# fewest new pixels a segment must add to be taken.
+XRAI_DILATION_AT_224, XRAI_MIN_PIXEL_DIFF_AT_224 = 5, 50
+
+
+def xrai(pixels: np.ndarray, attribution: np.ndarray) -> np.ndarray:
+  """XRAI (Kapishnikov et al., 2019; PAIR's `saliency`) for one image [1, H, W, C] from its integrated-gradients
+  `attribution` [H, W, C]: Felzenszwalb segments at several scales, added greedily by attribution density; each
+  pixel gets the density of the region it joined in, so the most important regions are the highest."""
+  import saliency.core as saliency  # pylint: disable=g-import-not-at-top
+  from saliency.core import xrai as xrai_lib  # pylint: disable=g-import-not-at-top
+
+  image = pixels[0].astype(np.float64)
+  dilation = int(round(XRAI_DILATION_AT_224 * image.shape[0] / 224))
+  segments = xrai_lib._get_segments_felzenszwalb(image, dilation_rad=dilation)  # pylint: disable=protected-access
+
+  def no_model(*args, **kwargs):  # the attribution is given: XRAI calls no model
+    raise AssertionError("XRAI was given its attribution")
+
+  parameters = saliency.XRAIParameters()
+  parameters.experimental_params["min_pixel_diff"] = max(
+      1, int(round(XRAI_MIN_PIXEL_DIFF_AT_224 * image.shape[0] * image.shape[1] / 224 ** 2)))
+  found = saliency.XRAI().GetMaskWithDetails(image, no_model, segments=segments, base_attribution=attribution,
+                                             extra_parameters=parameters)
+  return np.asarray(found.attribution_mask, dtype=np.float32)
+
+
+def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT_STEPS, seed: int = 0,
+                  method: str = INTEGRATED_GRADIENTS) -> Dict:
+  """One image file's explanation by `method`: label, score, the attributions on the file's own grid, and the
+  deletion check (areas under the attributed and the random curves); for integrated gradients and XRAI (which
+  ranks regions by integrated gradients), the baseline score and the approximation error, None for Grad-CAM."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
   if steps < 1:
@@ -64,33 +110,40 @@ def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT
   pixels = explainable.pixels([encoded])
   probabilities = explainable.probabilities(pixels).numpy()[0]
   target = int(probabilities.argmax())
-  baselines = [np.zeros_like(pixels), blurred(pixels)]
-  score = lambda batch: explainable.probabilities(batch)[:, target]  # noqa: E731
-  attribution = np.mean([integrated_gradients(score, pixels, b, steps) for b in baselines], axis=0)
-  baseline_score = float(np.mean([explainable.probabilities(b).numpy()[0, target] for b in baselines]))
-  error = completeness_error(float(attribution.sum()), float(probabilities[target]), baseline_score)
-  by_position = attribution.sum(axis=-1).reshape(-1)
+  baseline_score = error = None
+  if method == GRAD_CAM:
+    found = grad_cam(explainable, pixels, target)
+  else:
+    baselines = [np.zeros_like(pixels), blurred(pixels)]
+    score = lambda batch: explainable.probabilities(batch)[:, target]  # noqa: E731
+    attribution = np.mean([integrated_gradients(score, pixels, b, steps) for b in baselines], axis=0)
+    baseline_score = float(np.mean([explainable.probabilities(b).numpy()[0, target] for b in baselines]))
+    error = completeness_error(float(attribution.sum()), float(probabilities[target]), baseline_score)
+    found = xrai(pixels, attribution) if method == XRAI else attribution.sum(axis=-1)
+  by_position = found.reshape(-1)
   attributed = deletion_curve(explainable, pixels, np.argsort(-by_position, kind="stable"), target)
   shuffled = deletion_curve(explainable, pixels, np.random.default_rng(seed).permutation(by_position.size), target)
   with Image.open(io.BytesIO(encoded)) as image:
     width, height = image.size
-  return {"label": explainable.label(target), "score": float(probabilities[target]), "method": METHODS[0],
+  return {"label": explainable.label(target), "score": float(probabilities[target]), "method": method,
           "baseline_score": baseline_score, "approximation_error": error,
-          "attributions": on_file_grid(attribution, height, width).tolist(),
+          "attributions": on_file_grid(found, height, width, keep_sum=method == INTEGRATED_GRADIENTS).tolist(),
           "deletion": deletion_summary(attributed, shuffled)}
 
 
-def explain_image_files(model_path: str, paths: Sequence[str], steps: int = DEFAULT_STEPS) -> List[Dict]:
+def explain_image_files(model_path: str, paths: Sequence[str], steps: int = DEFAULT_STEPS,
+                        method: str = INTEGRATED_GRADIENTS) -> List[Dict]:
   """`explain_image` for each file, with "input" set to its path; UsageError naming a file that is unreadable."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   explainable = load_explainable(model_path, features.IMAGE_KEY)
+  check_method(explainable, method)
   found = []
   for path in paths:
     try:
       with open(path, "rb") as f:
         encoded = f.read()
-      found.append({"input": path, **explain_image(explainable, encoded, steps)})
+      found.append({"input": path, **explain_image(explainable, encoded, steps, method=method)})
     except (OSError, tf.errors.InvalidArgumentError) as e:
       raise UsageError(f"{path}: not a readable image ({getattr(e, 'message', e)})".splitlines()[0]) from e
     except ValueError as e:  # PIL: not an image
@@ -117,8 +170,9 @@ def choose_examples(true_labels: Sequence[str], predicted: Sequence[str], count:
 
 def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: int = DEFAULT_STEPS) -> Dict:
   """Explains `count` of the serialized raw eval tf.Examples `records` with the model at `model_dir` (chosen by
-  `choose_examples`): per example its true and predicted label, score, approximation error and deletion areas;
-  in all, how many beat random deletion and the median approximation error."""
+  `choose_examples`): per example its true and predicted label, score, approximation error and deletion areas
+  (and for CNNs, Grad-CAM's map and deletion verdict); in all, how many beat random deletion and the median
+  approximation error."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   from inference import predict  # pylint: disable=g-import-not-at-top
@@ -132,6 +186,7 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
 
   outputs = predict.predict_serialized(model_loader.load_model(model_dir), list(records))
   predicted = [label.decode("utf-8") for label in outputs[features.PREDICTED_LABEL]]
+  regions = features.LAST_CONV_SIGNATURE in explainable.model.signatures
   rows = []
   for index in choose_examples(true_labels, predicted, count):
     explained = explain_raw(explainable, raw[index], steps, seed=index)
@@ -144,6 +199,10 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
                  "beats_random": deletion["attributed_area"] < deletion["random_area"],
                  "attributed_curve": deletion["attributed"], "random_curve": deletion["random"],
                  "attributions": explained["attributions"], **shown})
+    if regions:  # Grad-CAM beside integrated gradients: where in the last convolution's grid the class was seen
+      cam = explain_image(explainable, raw[index], steps, seed=index, method=GRAD_CAM)
+      rows[-1].update({"grad_cam": np.round(cam["attributions"], 4).tolist(),
+                       "grad_cam_beats_random": cam["deletion"]["attributed_area"] < cam["deletion"]["random_area"]})
   errors = [row["approximation_error"] for row in rows]
   per_class = {}  # one correctly classified explained example per class, for the activation maps
   for row in rows:
@@ -151,19 +210,22 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
       per_class.setdefault(row["true_label"], row["index"])
   maps = (activation_maps(explainable, {label: raw[i] for label, i in per_class.items()})
           if explainable.modality == features.IMAGE_KEY else {})
-  return {**maps, "modality": explainable.modality, "method": METHODS[0], "steps": steps, "explained": len(rows),
+  return {**maps, "modality": explainable.modality, "method": INTEGRATED_GRADIENTS, "steps": steps, "explained": len(rows),
           "misclassified": sum(row["true_label"] != row["label"] for row in rows),
           "beats_random": sum(row["beats_random"] for row in rows),
+          **({"grad_cam_beats_random": sum(row["grad_cam_beats_random"] for row in rows)} if regions else {}),
           "median_approximation_error": float(np.median(errors)) if errors else None, "examples": rows}
 
 
-def explain_raw(explainable: Explainable, raw: bytes, steps: int = DEFAULT_STEPS, seed: int = 0) -> Dict:
-  """One raw input's explanation (an encoded image, or UTF-8 text), by the model's modality."""
+def explain_raw(explainable: Explainable, raw: bytes, steps: int = DEFAULT_STEPS, seed: int = 0,
+                method: str = INTEGRATED_GRADIENTS) -> Dict:
+  """One raw input's explanation (an encoded image, or UTF-8 text), by the model's modality; `method` must fit the
+  model (`check_method`)."""
   if explainable.modality == features.TEXT_KEY:
     from inference import explain_text  # pylint: disable=g-import-not-at-top
 
     return explain_text.explain_text(explainable, raw.decode("utf-8"), steps, seed)
-  return explain_image(explainable, raw, steps, seed)
+  return explain_image(explainable, raw, steps, seed, method)
 
 
 TOP_CHANNELS = 4  # the most active channels of each block kept per example (besides the channels' mean)
@@ -200,9 +262,11 @@ def describe_split(report: Dict) -> str:
   explained = report["explained"]
   share = f" ({report['beats_random'] / explained:.0%})" if explained else ""
   error = report.get("median_approximation_error")
+  cam = report.get("grad_cam_beats_random")
   return (f"explained {explained} examples ({report['misclassified']} misclassified): attribution beats random in "
           f"{report['beats_random']}{share}" + (f"; median completeness error {error:.1%}" if error is not None
-                                                  else ""))
+                                                  else "")
+          + (f"; Grad-CAM beats random in {cam} ({cam / explained:.0%})" if cam is not None and explained else ""))
 
 
 def write_overlay(path: str, encoded: bytes, attributions: Sequence[Sequence[float]]) -> None:

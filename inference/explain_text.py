@@ -79,16 +79,18 @@ def explain_text(explainable: attribution.Explainable, text: str, steps: int = a
   attributed = deletion_curve(np.argsort(-np.asarray(word_scores), kind="stable"))
   shuffled = deletion_curve(np.random.default_rng(seed).permutation(len(words)))
   score, baseline_score = float(scores[0, target]), float(scores[1, target])
-  return {"label": explainable.label(target), "score": score, "method": attribution.METHODS[0],
+  return {"label": explainable.label(target), "score": score, "method": attribution.INTEGRATED_GRADIENTS,
           "baseline_score": baseline_score,
           "approximation_error": attribution.completeness_error(float(per_token.sum()), score, baseline_score),
           "attributions": {"words": words, "scores": word_scores},
           "deletion": attribution.deletion_summary(attributed, shuffled)}
 
 
-def explain_texts(model_path: str, texts: Sequence[str], steps: int = attribution.DEFAULT_STEPS) -> List[Dict]:
-  """`explain_text` for each text, with "input" set to it."""
+def explain_texts(model_path: str, texts: Sequence[str], steps: int = attribution.DEFAULT_STEPS,
+                  method: str = attribution.INTEGRATED_GRADIENTS) -> List[Dict]:
+  """`explain_text` for each text, with "input" set to it; UsageError for a method that explains only images."""
   explainable = attribution.load_explainable(model_path, features.TEXT_KEY)
+  attribution.check_method(explainable, method)
   return [{"input": text, **explain_text(explainable, text, steps, seed=i)} for i, text in enumerate(texts)]
 
 

@@ -7,7 +7,8 @@ transformed features (label included). With a task's `TensorInputs`, two more:
 `serving_tensors` takes decoded tensors (uint8 pixels, int32 token ids) with the Transform's arithmetic folded in,
 which is what the .tflite model is converted from, and `examples_to_tensors` turns raw tf.Examples into them;
 for pixel inputs, `explain_pixels` is `serving_tensors` on float pixels, which gradients flow through
-(inference/explain.py).
+(inference/explain.py), and CNNs add `activation_maps` (each block's output, the first filters) and
+`explain_last_conv` (the last block's output and a target class's gradients with respect to it: Grad-CAM).
 """
 from __future__ import annotations
 
@@ -110,6 +111,21 @@ def make_serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTr
 
       signatures[features.ACTIVATIONS_SIGNATURE] = tf.function(activation_maps, input_signature=float_specs,
                                                                autograph=False)
+      last_conv = tf.keras.Model(model.inputs, [activations.outputs[-1], model.outputs[0]], name="last_conv")
+
+      def last_conv_gradients(*tensors):
+        *pixels, target = tensors
+        inputs = tensor_inputs.to_model_inputs(dict(zip(names, pixels)))
+        with tf.GradientTape() as tape:
+          conv, probabilities = last_conv({k: inputs[k] for k in input_names}, training=False)
+          score = tf.gather(probabilities, target, batch_dims=1)
+        return {features.LAST_CONV: tf.cast(conv, tf.float32),
+                features.LAST_CONV_GRADIENTS: tf.cast(tape.gradient(score, conv), tf.float32),
+                features.PROBABILITIES: probabilities}
+
+      signatures[features.LAST_CONV_SIGNATURE] = tf.function(
+          last_conv_gradients, input_signature=float_specs + [tf.TensorSpec([None], tf.int32, name=features.TARGET)],
+          autograph=False)
   return signatures
 
 

@@ -111,15 +111,16 @@ def plot_label_counts(counts_by_split: Dict[str, Dict[str, int]]) -> Optional[Fi
   return Figure("label_counts", "Examples per class", _png(fig))
 
 
-def plot_explanations(rows: List[Dict], per_row: int = 8) -> Optional[Figure]:
+def plot_explanations(rows: List[Dict], per_row: int = 8, key: str = "attributions") -> Optional[Figure]:
   """The explained eval images with their integrated-gradients attributions over them (red: towards the predicted
-  class, blue: against), misclassified ones first; each titled `true -> predicted`."""
+  class, blue: against), misclassified ones first; each titled `true -> predicted`. With `key="grad_cam"`, their
+  Grad-CAM maps instead (red: where the last convolution saw the class)."""
   import base64  # pylint: disable=g-import-not-at-top
 
   import numpy as np  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
-  rows = [row for row in rows if "image_b64" in row][:4 * per_row]
+  rows = [row for row in rows if "image_b64" in row and key in row][:4 * per_row]
   if not rows:
     return None
   plt = _pyplot()
@@ -129,14 +130,18 @@ def plot_explanations(rows: List[Dict], per_row: int = 8) -> Optional[Figure]:
     ax.axis("off")
   for ax, row in zip(axes.ravel(), rows):
     with Image.open(io.BytesIO(base64.b64decode(row["image_b64"]))) as image:
-      ax.imshow(np.asarray(image.convert("L")), cmap="gray")
-    attributions = np.asarray(row["attributions"], dtype=float)
+      grey = np.asarray(image.convert("L"))
+    ax.imshow(grey, cmap="gray")
+    attributions = np.asarray(row[key], dtype=float)
     limit = float(np.abs(attributions).max()) or 1.0
-    ax.imshow(attributions, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.55)
+    ax.imshow(attributions, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.55,
+              extent=(-0.5, grey.shape[1] - 0.5, grey.shape[0] - 0.5, -0.5))
     wrong = row["true_label"] != row["label"]
     ax.set_title(f"{row['true_label']} -> {row['label']}", fontsize=8, color="red" if wrong else "black")
-  fig.suptitle("Integrated gradients on eval images (true -> predicted; misclassified in red)", fontsize=9)
-  return Figure("explanations", "Integrated gradients on eval images", _png(fig))
+  method = "Grad-CAM (last convolution)" if key == "grad_cam" else "Integrated gradients"
+  fig.suptitle(f"{method} on eval images (true -> predicted; misclassified in red)", fontsize=9)
+  name = "grad_cam" if key == "grad_cam" else "explanations"
+  return Figure(name, f"{method} on eval images", _png(fig))
 
 
 def plot_deletion_curves(rows: List[Dict], unit: str = "pixels") -> Optional[Figure]:

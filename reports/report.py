@@ -189,6 +189,7 @@ def _explanations_section(explanations_uri: str, figures: List[Figure]) -> str:
                    explain_text.highlighted_words(r["attributions"])] for r in texts[:32]],
                  table_id="explanation-words", escape=False))
   for figure, element_id in ((figures_lib.plot_explanations(rows), "explanation-overlays"),
+                             (figures_lib.plot_explanations(rows, key="grad_cam"), "grad-cam-overlays"),
                              (figures_lib.plot_deletion_curves(rows, "words" if texts else "pixels"),
                               "deletion-curves"),
                              (figures_lib.plot_filters(report.get("filters")), "first-filters"),

@@ -44,11 +44,20 @@ class ExplainService:
       raise BadRequest(f"'steps' must be a whole number from 1 to {self.limits.max_steps}, got {steps!r}")
     return steps
 
+  def method_of(self, body: Dict[str, Any]) -> str:
+    from inference import attribution  # pylint: disable=g-import-not-at-top
+
+    method = body.get("method", attribution.INTEGRATED_GRADIENTS)
+    if method not in attribution.METHODS:
+      raise BadRequest(f"'method' must be one of {', '.join(attribution.METHODS)}, got {method!r}")
+    return method
+
   def check_count(self, examples: List[bytes]) -> None:
     if len(examples) > self.limits.max_examples:
       raise BadRequest(f"at most {self.limits.max_examples} examples per :explain request, got {len(examples)}")
 
-  async def explain(self, model_path: str, examples: List[bytes], steps: int) -> List[Dict[str, Any]]:
+  async def explain(self, model_path: str, examples: List[bytes], steps: int,
+                    method: str = "integrated-gradients") -> List[Dict[str, Any]]:
     """The explanation of each serialized tf.Example's image or text (as `modelfab explain --json`, without
     "input")."""
     import anyio  # pylint: disable=g-import-not-at-top
@@ -60,12 +69,13 @@ class ExplainService:
         raise Busy(f"too many explain requests waiting (limit {self.limits.max_waiting}); retry later")
       self._waiting += 1
     try:
-      return await anyio.to_thread.run_sync(self._explain, model_path, examples, steps, limiter=self._limiter)
+      return await anyio.to_thread.run_sync(self._explain, model_path, examples, steps, method,
+                                            limiter=self._limiter)
     finally:
       with self._lock:
         self._waiting -= 1
 
-  def _explain(self, model_path: str, examples: List[bytes], steps: int) -> List[Dict[str, Any]]:
+  def _explain(self, model_path: str, examples: List[bytes], steps: int, method: str) -> List[Dict[str, Any]]:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     from inference import attribution, explain  # pylint: disable=g-import-not-at-top
@@ -77,13 +87,17 @@ class ExplainService:
         except ModelfabError as e:
           raise BadRequest(f"this model cannot be explained: {e}") from e
       explainable = self._explainables[model_path]
+    try:
+      attribution.check_method(explainable, method)
+    except ModelfabError as e:
+      raise BadRequest(str(e)) from e
     found = []
     for serialized in examples:
       raw = tf.train.Example.FromString(serialized).features.feature[explainable.modality].bytes_list.value
       if not raw:
         raise BadRequest(f"every example needs an '{explainable.modality}' to explain")
       try:
-        found.append(explain.explain_raw(explainable, raw[0], steps))
+        found.append(explain.explain_raw(explainable, raw[0], steps, method=method))
       except (tf.errors.InvalidArgumentError, ValueError, OSError) as e:
         raise BadRequest(f"an {explainable.modality} could not be explained: "
                          f"{str(e).strip().splitlines()[0]}") from e

@@ -11,8 +11,8 @@ answered in `X-Modelfab-Model-Version`.
 - `POST /v1/models/<name>[/versions/<v>]:classify`: `{"examples": [{"image": {"b64": ...}}, {"text": "..."}]}`,
   feature maps that the server turns into tf.Examples; answers `{"results": [[[label, score], ...], ...]}`.
 - `POST /v1/models/<name>[/versions/<v>]:explain` (with `modelfab serve --explain`): classify's body (image
-  or text models), optionally `"steps": N`; answers `{"results": <as :classify>, "explanations": [...]}`
-  (serving/explanations.py).
+  or text models), optionally `"steps": N` and `"method"` (integrated-gradients, xrai or grad-cam); answers
+  `{"results": <as :classify>, "explanations": [...]}` (serving/explanations.py).
 - `GET /v1/models/<name>[/versions/<v>]/model_card[?format=json]`: the version's model card (HTML, or its JSON).
 - `GET /monitoring/prometheus/metrics`: Prometheus text.
 - `GET /healthz` (liveness: 200 while the process answers), `GET /readyz` (readiness: 200 once every model has a
@@ -100,7 +100,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
         if explainer is None:
           raise LookupError("explanations are off: start the server with `modelfab serve --explain`")
         explainer.check_count(examples)
-        steps = explainer.steps_of(body)
+        steps, method = explainer.steps_of(body), explainer.method_of(body)
       import anyio  # pylint: disable=g-import-not-at-top
 
       try:
@@ -114,7 +114,7 @@ def create_app(server: ModelServer, metrics: Optional[Metrics] = None, request_l
       metrics.observe_outputs(name, outputs)
       payload = rest_codec.encode_outputs(outputs, layout, metadata.labels)
       if api == "explain":
-        payload["explanations"] = await explainer.explain(served.model.path, examples, steps)
+        payload["explanations"] = await explainer.explain(served.model.path, examples, steps, method)
       headers["X-Modelfab-Request-Id"] = request_id
       status, response = 200, JSONResponse(payload, headers=headers)
     except LookupError as e:

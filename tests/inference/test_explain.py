@@ -46,6 +46,38 @@ def test_the_evidence_is_where_the_classes_differ(explained):
   assert np.mean(agree) >= 0.8
 
 
+def test_xrai_regions_find_the_bright_half_too(explained):
+  """XRAI (segments ranked by integrated gradients' density) on the same images: a map on the file's own grid,
+  highest where the class's evidence is."""
+  export_dir, raw, ig = explained
+  explainable = attribution.load_explainable(str(export_dir))
+  found = [explain.explain_image(explainable, r["image"], steps=16, method="xrai") for r in raw]
+  agree = []
+  for e, reference in zip(found, ig):
+    regions = np.asarray(e["attributions"])
+    assert regions.shape == (8, 8) and e["method"] == "xrai" and e["label"] == reference["label"]
+    agree.append((regions[:4].mean() > regions[4:].mean()) == (e["label"] == "top"))
+  assert np.mean(agree) >= 0.8
+
+
+def test_grad_cam_weighs_the_last_convolution_by_its_mean_gradients(explained):
+  """Grad-CAM from the pushed model's `explain_last_conv` signature: ReLU(sum over channels of the channel's mean
+  gradient x its map), scaled to a maximum of 1, on the file's grid; it has no completeness."""
+  export_dir, raw, ig = explained
+  explainable = attribution.load_explainable(str(export_dir))
+  for r, reference in zip(raw[:4], ig):
+    e = explain.explain_image(explainable, r["image"], method="grad-cam")
+    assert e["label"] == reference["label"] and e["approximation_error"] is None and e["baseline_score"] is None
+    pixels = explainable.pixels([r["image"]])
+    target = explainable.labels.index(e["label"])
+    outputs = explainable.model.signatures[features.LAST_CONV_SIGNATURE](pixels=pixels, target=[target])
+    conv, gradients = outputs[features.LAST_CONV].numpy()[0], outputs[features.LAST_CONV_GRADIENTS].numpy()[0]
+    cam = np.maximum((conv * gradients.mean(axis=(0, 1))).sum(-1), 0)
+    expected = tf.image.resize(cam[None, :, :, None] / cam.max(), [8, 8]).numpy()[0, :, :, 0]
+    assert np.asarray(e["attributions"]).shape == (8, 8) and 0.5 < np.max(e["attributions"]) <= 1.0
+    assert np.corrcoef(np.ravel(e["attributions"]), expected.ravel())[0, 1] > 0.95
+
+
 def test_labels_match_predict(explained):
   export_dir, raw, found = explained
   outputs = predict.predict_serialized(str(export_dir), predict.serialized_examples(
@@ -56,10 +88,12 @@ def test_labels_match_predict(explained):
 
 
 def test_attributions_move_to_a_bigger_file_grid_keeping_their_sum():
-  attribution = np.arange(2 * 2 * 3, dtype=np.float32).reshape(2, 2, 3)
+  attribution = np.arange(2 * 2, dtype=np.float32).reshape(2, 2)
   grid = explain.on_file_grid(attribution, 6, 4)
   assert grid.shape == (6, 4) and grid.sum() == pytest.approx(attribution.sum(), rel=1e-5)
-  assert explain.on_file_grid(attribution, 2, 2).tolist() == attribution.sum(-1).tolist()
+  assert explain.on_file_grid(attribution, 2, 2).tolist() == attribution.tolist()
+  region_map = explain.on_file_grid(attribution / 3, 6, 4, keep_sum=False)  # a map in [0, 1] stays in it
+  assert region_map.max() <= 1.0 and region_map.sum() != pytest.approx(attribution.sum() / 3)
 
 
 def test_explain_command_json_and_overlays(trained_image_model, tmp_path, capsys):
@@ -79,6 +113,8 @@ def test_explain_command_json_and_overlays(trained_image_model, tmp_path, capsys
     assert tf.io.decode_png(f.read()).shape == (8, 8, 3)
   assert cli.main(argv) == 0
   assert "approximation error" in capsys.readouterr().out
+  assert cli.main(argv + ["--method", "grad-cam"]) == 0
+  assert "grad-cam: deletion" in capsys.readouterr().out
 
 
 def test_bad_requests_exit_2_and_write_nothing(trained_image_model, tmp_path, capsys):

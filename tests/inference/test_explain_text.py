@@ -92,6 +92,8 @@ def test_text_refusals_exit_2(keyword_run, trained_image_model, tmp_path, capsys
       (["--model", str(image_model), "--text", "a"], "not texts"),
       (["--model", str(model_dir), "--text", "a", str(tmp_path / "x.png")], "not both"),
       (["--model", str(model_dir), "--text-file", str(tmp_path / "missing.txt")], "missing.txt"),
+      (["--model", str(model_dir), "--text", "a", "--method", "grad-cam"], "grad-cam explains images"),
+      (["--model", str(model_dir), "--text", "a", "--method", "xrai"], "xrai explains images"),
   ]
   for args, message in cases:
     assert cli.main(["explain", *args, "--output-dir", str(tmp_path / "out")]) == cli.EXIT_USAGE, args

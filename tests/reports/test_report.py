@@ -136,8 +136,9 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path, capsys):
   dom = _chromium("--dump-dom", url).stdout
   body = re.search(r"<body[^>]*>", dom).group(0)
   figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
-  assert figures == 9 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
-  for figure_id in ("explanation-overlays", "deletion-curves", "first-filters", "activation-maps"):
+  assert figures == 10 and f'data-figures-drawn="{figures}"' in body  # every PNG decoded by the browser
+  for figure_id in ("explanation-overlays", "grad-cam-overlays", "deletion-curves", "first-filters",
+                    "activation-maps"):
     assert re.search(rf'<figure id="{figure_id}"><img', dom), figure_id
   assert re.search(r"explained \d+ examples \(\d+ misclassified\): attribution beats random in \d+", dom)
   compression = re.search(r'<table id="compression-table">(.*?)</table>', dom).group(1)
@@ -192,3 +193,17 @@ def test_the_overview_and_drift_sections_show_spans_checks_and_batch_inference()
   assert re.search(r"<td>brightness</td><td>jensen_shannon</td><td>0\.910</td><td>0\.2</td><td>DRIFT</td>", section)
   stopped = run_summary.RunSummary("r2", {"DriftGate": "failed"}, {}, None, None)
   assert "failed (a gate that stops the run names" in report._drift_section(stopped)  # pylint: disable=protected-access
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_text_report_highlights_the_explained_words_in_headless_chromium(keyword_run, tmp_path, capsys):
+  output, _, _ = keyword_run
+  [run] = run_summary.list_runs(str(output / "metadata.sqlite"))
+  report_dir = _report(output, run.run_id, tmp_path, capsys)
+  dom = _chromium("--dump-dom", (report_dir / "report.html").as_uri()).stdout
+  words = re.search(r'<table id="explanation-words">(.*?)</table>', dom, re.S).group(1)
+  assert words.count("<tr>") == 1 + 16  # header + every explained text
+  strengths = [float(a) for a in re.findall(r"background: ?rgba\(\d+, ?\d+, ?\d+, ?([\d.]+)\)", words)]
+  assert strengths and max(strengths) == 1.0  # each text's most attributed word is fully coloured
+  assert re.search(r'<figure id="deletion-curves"><img', dom)
+  assert "activation-maps" not in dom and "explanation-overlays" not in dom  # no image figures for text

@@ -326,6 +326,8 @@ def test_explain_on_a_text_model_gives_classify_labels_and_one_score_per_word(ke
       assert e["attributions"]["words"] == text.split() and len(e["attributions"]["scores"]) == len(text.split())
     answer = client.post("/v1/models/text-bert:explain", json={"examples": [{"image": {"b64": "AAAA"}}]})
     assert answer.status_code == 400 and "'text'" in answer.json()["error"]
+    answer = client.post("/v1/models/text-bert:explain", json={**body, "method": "grad-cam"})
+    assert answer.status_code == 400 and "grad-cam explains images" in answer.json()["error"]
   finally:
     server.stop()
     logger.close()
