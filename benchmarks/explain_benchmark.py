@@ -1,16 +1,26 @@
-"""Explanations on digits: how good and how fast `modelfab explain`'s integrated gradients are.
+"""Explanations: how good and how fast `modelfab explain` is, on digits (integrated gradients, XRAI, Grad-CAM) and
+on text (integrated gradients on a MiniLM-size BERT's word embeddings).
 
-  python benchmarks/explain_benchmark.py [--train-per-class 140] [--steps 64] [--work DIR] [--write-results]
+  python benchmarks/explain_benchmark.py [--part digits|text|both] [--train-per-class 140] [--steps 64]
+                                         [--work DIR] [--write-results]
 
-Trains the digits preset on the first --train-per-class embedded images of each class (`modelfab run`), then
+digits: trains the digits preset on the first --train-per-class embedded images of each class (`modelfab run`), then
 explains every other embedded digit (never trained or evaluated on) with the pushed model, as `modelfab explain`
-does: the share whose attributions beat random deletion, the median completeness error, and the seconds per
-explained example (after one warm-up explanation). Not a test: nothing here asserts.
+does, by each method: the share whose attributions beat random deletion, the median completeness error (integrated
+gradients), and the seconds per explained example (after one warm-up explanation).
+
+text: a BERT with all-MiniLM-L6-v2's sizes (6 layers, 384 wide, 12 heads; random weights, as nothing can be
+downloaded here) fine-tuned by `modelfab run --preset text-bert` on generated sentences whose label is carried by one
+keyword (tests/conftest.py `write_keyword_reviews`), then 40 new keyword sentences explained: how often the keyword
+gets the highest attribution, the deletion and completeness checks, and the seconds per explained sentence (at
+--text-max-seq-length, 32 by default: the sentences are at most 13 tokens). Not a test: nothing here asserts.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -21,20 +31,34 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import results  # noqa: E402  # pylint: disable=wrong-import-position
 
+MODELFAB = os.path.join(os.path.dirname(sys.executable), "modelfab")
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--train-per-class", type=int, default=140)
-  parser.add_argument("--steps", type=int, default=64)
-  parser.add_argument("--work", default="/tmp/modelfab-explain-benchmark")
-  parser.add_argument("--write-results", action="store_true")
-  args = parser.parse_args()
+
+def _timed_explanations(explain_one, inputs):
+  """[explanation per input], seconds per input (after one warm-up: the first call traces the gradients)."""
+  explain_one(inputs[0])
+  started = time.time()
+  found = [explain_one(x) for x in inputs]
+  return found, (time.time() - started) / len(found)
+
+
+def _beats(found) -> float:
+  return float(np.mean([e["deletion"]["attributed_area"] < e["deletion"]["random_area"] for e in found]))
+
+
+def _errors(found) -> str:
+  errors = [e["approximation_error"] for e in found if e["approximation_error"] is not None]
+  return f"{np.median(errors):.2%} ({np.percentile(errors, 90):.2%})" if errors else "n/a"
+
+
+def digits_part(args) -> str:
   digits = os.path.join(REPO, "data", "digits")
-  train, held_out = os.path.join(args.work, "digits"), []
-  shutil.rmtree(args.work, ignore_errors=True)
+  work = os.path.join(args.work, "digits")
+  train, held_out = os.path.join(work, "data"), []
   for label in sorted(os.listdir(digits)):
     files = sorted(os.listdir(os.path.join(digits, label)))
     os.makedirs(os.path.join(train, label))
@@ -42,38 +66,107 @@ def main() -> None:
       shutil.copy(os.path.join(digits, label, name), os.path.join(train, label, name))
     held_out += [os.path.join(digits, label, name) for name in files[args.train_per_class:]]
   started = time.time()
-  subprocess.run([os.path.join(os.path.dirname(sys.executable), "modelfab"), "run", "--data", train, "--output",
-                  os.path.join(args.work, "out")], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+  subprocess.run([MODELFAB, "run", "--data", train, "--output", os.path.join(work, "out")], check=True, cwd=REPO,
+                 stdout=subprocess.DEVNULL)
   run_seconds = time.time() - started
 
   from inference import attribution, explain  # pylint: disable=g-import-not-at-top
 
-  explainable = attribution.load_explainable(os.path.join(args.work, "out", "serving", "digits-cnn"))
-  with open(held_out[0], "rb") as f:
-    explain.explain_image(explainable, f.read(), steps=args.steps)  # warm-up: traces the signature's gradient
-  found, started = [], time.time()
+  explainable = attribution.load_explainable(os.path.join(work, "out", "serving", "digits-cnn"))
+  images = []
   for path in held_out:
     with open(path, "rb") as f:
-      found.append(explain.explain_image(explainable, f.read(), steps=args.steps))
-  per_example = (time.time() - started) / len(found)
-  beats = float(np.mean([e["deletion"]["attributed_area"] < e["deletion"]["random_area"] for e in found]))
-  errors = [e["approximation_error"] for e in found]
-  rows = [["held-out digits explained", f"{len(found)}", ""],
-          ["attributions beat random deletion", f"{beats:.1%}", ">= 80%"],
-          ["completeness error, median (90th percentile)",
-           f"{np.median(errors):.2%} ({np.percentile(errors, 90):.2%})", "< 5%"],
-          ["seconds per explained image (2 baselines x "
-           f"{args.steps} steps, and the two deletion curves)", f"{per_example:.3f} s", ""],
-          ["the `modelfab run` that trained the model, for scale", f"{run_seconds:.1f} s", ""]]
-  table = results.table(["what", "measured", "target"], rows)
-  print(table)
-  if args.write_results:
-    body = (f"The digits preset trained on the first {args.train_per_class} embedded images of each class; every "
-            "other embedded digit explained with the pushed SavedModel alone (`inference/explain.py`, integrated "
-            "gradients from a black and a blurred baseline; deletion to black, against a random order).\n\n" + table)
-    results.write_section("explain", "Explanations (integrated gradients) on digits",
-                          f"python benchmarks/explain_benchmark.py --train-per-class {args.train_per_class} "
-                          f"--steps {args.steps} --write-results", body)
+      images.append(f.read())
+  rows = []
+  for method in attribution.METHODS:
+    found, seconds = _timed_explanations(
+        lambda image, m=method: explain.explain_image(explainable, image, steps=args.steps, method=m), images)
+    rows.append([method, f"{len(found)}", f"{_beats(found):.1%}", _errors(found), f"{seconds:.3f} s"])
+    print(rows[-1], flush=True)
+  table = results.table(["method", "held-out digits", "beat random deletion (target >= 80%)",
+                         "completeness error, median (90th pct.; target < 5%)", "seconds per image"], rows)
+  return (f"The digits preset trained on the first {args.train_per_class} embedded images of each class "
+          f"(`modelfab run`, {run_seconds:.1f} s); every other embedded digit explained with the pushed SavedModel "
+          f"alone, {args.steps} integration steps (XRAI ranks its regions by the same integrated gradients; Grad-CAM "
+          "reads the last convolution block). Each time includes the two deletion curves.\n\n" + table)
+
+
+def text_part(args) -> str:
+  from conftest import KEYWORDS, MINILM_SIZES, keyword_vocab, write_keyword_reviews, write_tiny_checkpoint  # noqa
+
+  work = pathlib.Path(args.work) / "text"
+  checkpoint = work / "minilm-size"
+  write_tiny_checkpoint(checkpoint, vocab=keyword_vocab(), **MINILM_SIZES)
+  data = write_keyword_reviews(work / "data" / "reviews.csv", count=args.text_sentences).parent
+  started = time.time()
+  subprocess.run([MODELFAB, "run", "--preset", "text-bert", "--data", str(data), "--bert-checkpoint", str(checkpoint),
+                  "--output", str(work / "out"), "--epochs", str(args.text_epochs), "--max-seq-length",
+                  str(args.text_max_seq_length), "--learning-rate",
+                  str(args.text_learning_rate), "--min-accuracy", "0", "--explain-examples", "16",
+                  "--no-export-onnx", "--quantize", "none"], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+  run_seconds = time.time() - started
+  keywords = {w for words in KEYWORDS.values() for w in words}
+  held_out = write_keyword_reviews(work / "held-out.csv", count=60, seed=7)
+  with open(held_out, encoding="utf-8") as f:
+    texts = [row["text"] for row in csv.DictReader(f) if set(row["text"].split()) & keywords][:40]
+
+  from inference import attribution, explain_text  # pylint: disable=g-import-not-at-top
+  from inference import run_summary  # pylint: disable=g-import-not-at-top
+
+  summary = run_summary.latest_run_summary(str(work / "out" / "metadata.sqlite"), "text-bert")
+  accuracy = summary.metrics.get("sparse_categorical_accuracy")
+  explainable = attribution.load_explainable(str(work / "out" / "serving" / "text-bert"))
+  found, seconds = _timed_explanations(
+      lambda text: explain_text.explain_text(explainable, text, steps=args.steps), texts)
+  tops = np.mean([explain_text.top_words(e["attributions"], 1)[0] in keywords for e in found])
+  rows = [["eval accuracy of the fine-tuned model (the coin-flip third cannot be learned)", f"{accuracy:.4f}"],
+          ["new keyword sentences explained", f"{len(found)}"],
+          ["the keyword has the highest attribution", f"{tops:.1%}"],
+          ["attributions beat random deletion (words)", f"{_beats(found):.1%}"],
+          ["completeness error, median (90th percentile)", _errors(found)],
+          [f"seconds per explained sentence ({args.steps} steps, max_seq_length {args.text_max_seq_length}, both "
+           "deletion curves)",
+           f"{seconds:.3f} s"],
+          ["the `modelfab run` that fine-tuned it, for scale", f"{run_seconds:.1f} s"]]
+  print(rows, flush=True)
+  return ("A BERT with all-MiniLM-L6-v2's sizes (6 layers, hidden 384, 12 heads; random initial weights) "
+          f"fine-tuned by `modelfab run --preset text-bert` ({args.text_epochs} epochs, learning rate "
+          f"{args.text_learning_rate}, max_seq_length {args.text_max_seq_length}) on {args.text_sentences} generated "
+          "sentences: two in three carry one keyword that decides "
+          "the label, the others none and a coin-flip label (tests/conftest.py `write_keyword_reviews`). "
+          "Integrated gradients on the word embeddings from the [PAD] baseline, merged to words "
+          "(`inference/explain_text.py`).\n\n" + results.table(["what", "measured"], rows))
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--part", choices=("digits", "text", "both"), default="both")
+  parser.add_argument("--train-per-class", type=int, default=140)
+  parser.add_argument("--steps", type=int, default=64)
+  parser.add_argument("--text-epochs", type=int, default=4)
+  parser.add_argument("--text-sentences", type=int, default=400)
+  parser.add_argument("--text-max-seq-length", type=int, default=32)
+  parser.add_argument("--text-learning-rate", type=float, default=5e-4)
+  parser.add_argument("--work", default="/tmp/modelfab-explain-benchmark")
+  parser.add_argument("--write-results", action="store_true")
+  args = parser.parse_args()
+  shutil.rmtree(args.work, ignore_errors=True)
+  command = (f"python benchmarks/explain_benchmark.py --part {{part}} --train-per-class {args.train_per_class} "
+             f"--steps {args.steps} --text-epochs {args.text_epochs} --text-sentences {args.text_sentences} "
+             f"--text-max-seq-length {args.text_max_seq_length} --text-learning-rate {args.text_learning_rate} "
+             "--write-results")
+  if args.part in ("digits", "both"):
+    body = digits_part(args)
+    print(body)
+    if args.write_results:
+      results.write_section("explain", "Explanations on digits (integrated gradients, XRAI, Grad-CAM)",
+                            command.format(part="digits"), body)
+  if args.part in ("text", "both"):
+    body = text_part(args)
+    print(body)
+    if args.write_results:
+      results.write_section("explain-text", "Explanations of a MiniLM-size BERT (integrated gradients on words)",
+                            command.format(part="text"), body)
 
 
 if __name__ == "__main__":

@@ -266,12 +266,16 @@ def pytest_unconfigure(config):
     os._exit(_exit_status["code"])  # pylint: disable=protected-access
 
 
+# all-MiniLM-L6-v2's encoder sizes (its vocabulary aside).
+MINILM_SIZES = {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
+                "max_position_embeddings": 512}
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(45)]
 
 
-def write_tiny_checkpoint(path: pathlib.Path, vocab=TINY_VOCAB, seed=0):
+def write_tiny_checkpoint(path: pathlib.Path, vocab=TINY_VOCAB, seed=0, **sizes):
   """A random tiny BERT saved in Hugging Face's on-disk format: config.json, vocab.txt, model.safetensors with
-  PyTorch tensor names and layouts (what `BertModel.save_pretrained` writes). Returns {pt name: array}."""
+  PyTorch tensor names and layouts (what `BertModel.save_pretrained` writes). `sizes` override BertConfig's (e.g.
+  MINILM_SIZES). Returns {pt name: array}."""
   import json  # pylint: disable=g-import-not-at-top
 
   from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
@@ -279,8 +283,8 @@ def write_tiny_checkpoint(path: pathlib.Path, vocab=TINY_VOCAB, seed=0):
   from transformers.modeling_tf_pytorch_utils import (  # pylint: disable=g-import-not-at-top
       convert_tf_weight_name_to_pt_weight_name)
 
-  config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=128)
+  config = BertConfig(**{"vocab_size": len(vocab), "hidden_size": 32, "num_hidden_layers": 2,
+                         "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 128, **sizes})
   model = TFBertModel(config)
   model(model.dummy_inputs)
   rng = np.random.default_rng(seed)

@@ -38,7 +38,8 @@ def test_exported_model_takes_raw_image_bytes(trained):
   assert set(loaded.signatures) == {"serving_default", features.EVALUATION_SIGNATURE,
                                     features.TRANSFORM_FEATURES_SIGNATURE,
                                     features.TENSORS_SIGNATURE, features.EXAMPLES_TO_TENSORS_SIGNATURE,
-                                    features.EXPLAIN_SIGNATURE, features.ACTIVATIONS_SIGNATURE}
+                                    features.EXPLAIN_SIGNATURE, features.ACTIVATIONS_SIGNATURE,
+                                    features.LAST_CONV_SIGNATURE}
 
 
 def test_pixel_signature_has_the_transform_normalization_folded_in(trained):
