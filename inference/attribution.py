@@ -67,8 +67,6 @@ NEEDED_SIGNATURES = {features.IMAGE_KEY: (features.EXPLAIN_SIGNATURE,),
 def load_explainable(path: str, modality: Optional[str] = None) -> Explainable:
   """The SavedModel at `path` (or its newest version); ModelError when it cannot be explained (or takes another
   modality than `modality`), saying why."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
   from inference import model_loader  # pylint: disable=g-import-not-at-top
 
   if path.endswith((".tflite", ".onnx")):
@@ -78,7 +76,7 @@ def load_explainable(path: str, modality: Optional[str] = None) -> Explainable:
   if modality:
     loaded.check_modality(modality)
   modality = loaded.metadata.modality or features.IMAGE_KEY
-  model = tf.saved_model.load(loaded.path)
+  model = loaded.saved_model
   if not all(name in model.signatures for name in NEEDED_SIGNATURES[modality]):
     raise ModelError(f"{loaded.path}: this model was pushed without an explain signature; re-run the pipeline to "
                      "make this model explainable")
@@ -102,23 +100,30 @@ def check_method(explainable: Explainable, method: str) -> None:
                      "convolution blocks); re-run the pipeline to make this model explainable with grad-cam")
 
 
-def integrated_gradients(score: Callable, inputs: np.ndarray, baseline: np.ndarray, steps: int) -> np.ndarray:
+CHUNK_VALUES = 2 ** 20  # input values per model call along the path: bounded memory for big inputs or many steps
+
+
+def integrated_gradients(score: Callable, inputs: np.ndarray, baselines: Sequence[np.ndarray],
+                         steps: int) -> np.ndarray:
   """Attributions (the shape of one input) of `score` (a batch [n, ...] -> the explained class's scores [n]) for
-  `inputs` [1, ...] from `baseline` (same shape), with the trapezoidal rule over `steps` intervals."""
+  `inputs` [1, ...], averaged over `baselines` (each the same shape), with the trapezoidal rule over `steps`
+  intervals. Every baseline's path goes through the model in as few calls as CHUNK_VALUES allows (one for a small
+  image): the model calls' fixed cost, not their arithmetic, is most of the time on small inputs."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  alphas = tf.reshape(tf.linspace(0.0, 1.0, steps + 1), [-1] + [1] * (inputs.ndim - 1))
-  path = tf.constant(baseline, tf.float32) + alphas * tf.constant(inputs - baseline, tf.float32)
+  alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32).reshape([-1] + [1] * (inputs.ndim - 1))
+  path = np.concatenate([b + alphas * (inputs - b) for b in baselines]).astype(np.float32)
+  rows = max(1, CHUNK_VALUES // max(1, int(np.prod(inputs.shape[1:]))))
   gradients = []
-  for start in range(0, steps + 1, 32):  # bounded memory for big inputs or many steps
-    chunk = path[start:start + 32]
+  for start in range(0, len(path), rows):
+    chunk = tf.constant(path[start:start + rows])
     with tf.GradientTape() as tape:
       tape.watch(chunk)
       scores = score(chunk)
-    gradients.append(tape.gradient(scores, chunk))
-  gradients = tf.concat(gradients, 0)
-  average = tf.reduce_mean((gradients[:-1] + gradients[1:]) / 2.0, axis=0)
-  return ((inputs[0] - baseline[0]) * average.numpy()).astype(np.float32)
+    gradients.append(tape.gradient(scores, chunk).numpy())
+  gradients = np.concatenate(gradients).reshape((len(baselines), steps + 1) + inputs.shape[1:])
+  average = ((gradients[:, :-1] + gradients[:, 1:]) / 2.0).mean(axis=1)  # [baselines, ...]
+  return np.mean([(inputs[0] - b[0]) * g for b, g in zip(baselines, average)], axis=0).astype(np.float32)
 
 
 def completeness_error(attribution_sum: float, score: float, baseline_score: float) -> float:

@@ -31,16 +31,17 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
   return tf.image.resize(small, [size, size], method="bilinear").numpy()
 
 
-def deletion_curve(explainable: Explainable, pixels: np.ndarray, order: np.ndarray, target: int) -> List[float]:
-  """The class's probability as the pixels (positions, all channels) are set to black in `order`, at 0%, 10%, ...
-  100% removed."""
+def deletion_curves(explainable: Explainable, pixels: np.ndarray, orders: Sequence[np.ndarray],
+                    target: int) -> List[List[float]]:
+  """For each order of the pixel positions, the class's probability as those pixels (all channels) are set to black
+  in that order, at 0%, 10%, ... 100% removed; every curve in one model call."""
   height, width = pixels.shape[1:3]
   counts = deletion_counts(height * width)
-  batch = np.repeat(pixels, len(counts), axis=0)
-  for row, count in enumerate(counts):
-    removed = order[:count]
-    batch[row].reshape(height * width, -1)[removed] = 0.0
-  return [float(p) for p in explainable.probabilities(batch).numpy()[:, target]]
+  batch = np.repeat(pixels, len(counts) * len(orders), axis=0)
+  for row, (order, count) in enumerate((o, c) for o in orders for c in counts):
+    batch[row].reshape(height * width, -1)[order[:count]] = 0.0
+  scores = explainable.probabilities(batch).numpy()[:, target].reshape(len(orders), len(counts))
+  return [[float(p) for p in curve] for curve in scores]
 
 
 def on_file_grid(attribution: np.ndarray, height: int, width: int, keep_sum: bool = True) -> np.ndarray:
@@ -108,21 +109,22 @@ def explain_image(explainable: Explainable, encoded: bytes, steps: int = DEFAULT
   if steps < 1:
     raise UsageError(f"--steps must be at least 1, got {steps}")
   pixels = explainable.pixels([encoded])
-  probabilities = explainable.probabilities(pixels).numpy()[0]
-  target = int(probabilities.argmax())
+  baselines = [np.zeros_like(pixels), blurred(pixels)]
+  probabilities = explainable.probabilities(np.concatenate([pixels] + baselines)).numpy()
+  target = int(probabilities[0].argmax())
   baseline_score = error = None
   if method == GRAD_CAM:
     found = grad_cam(explainable, pixels, target)
   else:
-    baselines = [np.zeros_like(pixels), blurred(pixels)]
     score = lambda batch: explainable.probabilities(batch)[:, target]  # noqa: E731
-    attribution = np.mean([integrated_gradients(score, pixels, b, steps) for b in baselines], axis=0)
-    baseline_score = float(np.mean([explainable.probabilities(b).numpy()[0, target] for b in baselines]))
-    error = completeness_error(float(attribution.sum()), float(probabilities[target]), baseline_score)
+    attribution = integrated_gradients(score, pixels, baselines, steps)
+    baseline_score = float(probabilities[1:, target].mean())
+    error = completeness_error(float(attribution.sum()), float(probabilities[0, target]), baseline_score)
     found = xrai(pixels, attribution) if method == XRAI else attribution.sum(axis=-1)
   by_position = found.reshape(-1)
-  attributed = deletion_curve(explainable, pixels, np.argsort(-by_position, kind="stable"), target)
-  shuffled = deletion_curve(explainable, pixels, np.random.default_rng(seed).permutation(by_position.size), target)
+  attributed, shuffled = deletion_curves(explainable, pixels, [
+      np.argsort(-by_position, kind="stable"), np.random.default_rng(seed).permutation(by_position.size)], target)
+  probabilities = probabilities[0]
   with Image.open(io.BytesIO(encoded)) as image:
     width, height = image.size
   return {"label": explainable.label(target), "score": float(probabilities[target]), "method": method,
@@ -175,17 +177,14 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
   approximation error."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  from inference import predict  # pylint: disable=g-import-not-at-top
-
   explainable = load_explainable(model_dir)
   parsed = [tf.train.Example.FromString(r).features.feature for r in records]
   raw = [f[explainable.modality].bytes_list.value[0] for f in parsed]
   true_labels = [f[features.RAW_LABEL_KEY].bytes_list.value[0].decode("utf-8") if f[features.RAW_LABEL_KEY].bytes_list
                  .value else str(f[features.RAW_LABEL_KEY].int64_list.value[0]) for f in parsed]
-  from inference import model_loader  # pylint: disable=g-import-not-at-top
-
-  outputs = predict.predict_serialized(model_loader.load_model(model_dir), list(records))
-  predicted = [label.decode("utf-8") for label in outputs[features.PREDICTED_LABEL]]
+  serve = explainable.model.signatures[features.SERVING_SIGNATURE]  # the model already loaded, not a second copy
+  predicted = [label.decode("utf-8") for start in range(0, len(records), 256) for label in serve(
+      **{features.SERVING_INPUT: tf.constant(list(records[start:start + 256]))})[features.PREDICTED_LABEL].numpy()]
   regions = features.LAST_CONV_SIGNATURE in explainable.model.signatures
   rows = []
   for index in choose_examples(true_labels, predicted, count):

@@ -63,21 +63,20 @@ def explain_text(explainable: attribution.Explainable, text: str, steps: int = a
 
   scores = probabilities(np.concatenate([inputs, baseline])).numpy()
   target = int(scores[0].argmax())
-  per_token = attribution.integrated_gradients(lambda batch: probabilities(batch)[:, target], inputs, baseline,
-                                           steps).sum(axis=-1)
+  per_token = attribution.integrated_gradients(lambda batch: probabilities(batch)[:, target], inputs, [baseline],
+                                               steps).sum(axis=-1)
   words = text.split()
   owner = token_words(word_piece_counts(explainable, words), int(mask.sum()), ids.shape[1])
   word_scores = [float(per_token[owner == w].sum()) for w in range(len(words))]
 
-  def deletion_curve(order):
-    batch = np.repeat(inputs, attribution.DELETION_POINTS + 1, axis=0)
-    for row, count in enumerate(attribution.deletion_counts(len(words))):
-      removed = np.isin(owner, order[:count])
-      batch[row, removed] = baseline[0, removed]
-    return [float(p) for p in probabilities(batch).numpy()[:, target]]
-
-  attributed = deletion_curve(np.argsort(-np.asarray(word_scores), kind="stable"))
-  shuffled = deletion_curve(np.random.default_rng(seed).permutation(len(words)))
+  orders = [np.argsort(-np.asarray(word_scores), kind="stable"), np.random.default_rng(seed).permutation(len(words))]
+  counts = attribution.deletion_counts(len(words))
+  batch = np.repeat(inputs, len(orders) * len(counts), axis=0)  # both curves in one model call
+  for row, (order, count) in enumerate((o, c) for o in orders for c in counts):
+    removed = np.isin(owner, order[:count])
+    batch[row, removed] = baseline[0, removed]
+  attributed, shuffled = ([float(p) for p in curve] for curve in
+                          probabilities(batch).numpy()[:, target].reshape(len(orders), len(counts)))
   score, baseline_score = float(scores[0, target]), float(scores[1, target])
   return {"label": explainable.label(target), "score": score, "method": attribution.INTEGRATED_GRADIENTS,
           "baseline_score": baseline_score,

@@ -42,6 +42,7 @@ class LoadedModel:
   path: str  # the version directory, or the .tflite file
   metadata: ModelMetadata
   serving_fn: Any  # SavedModel: `serving_default` (serialized tf.Examples in); .tflite: a TFLiteRunner
+  saved_model: Any = None  # SavedModel: the loaded object, whose `signatures` has every signature
 
   @property
   def is_tensor_model(self) -> bool:
@@ -77,7 +78,7 @@ def load_model(path: str) -> LoadedModel:
   if features.SERVING_SIGNATURE not in model.signatures:
     raise ModelError(f"{model_dir}: the SavedModel has no serving_default signature "
                      f"(it has {sorted(model.signatures)})")
-  return LoadedModel(model_dir, metadata, model.signatures[features.SERVING_SIGNATURE])
+  return LoadedModel(model_dir, metadata, model.signatures[features.SERVING_SIGNATURE], model)
 
 
 def load_tensor_model(path: str) -> LoadedModel:
