@@ -1,8 +1,8 @@
 """Explanations: how good and how fast `modelfab explain` is, on digits (integrated gradients, XRAI, Grad-CAM) and
 on text (integrated gradients on a MiniLM-size BERT's word embeddings).
 
-  python benchmarks/explain_benchmark.py [--part digits|text|both] [--train-per-class 140] [--steps 64]
-                                         [--work DIR] [--write-results]
+  python benchmarks/explain_benchmark.py [--part digits|text|both|cost] [--train-per-class 140] [--steps 64]
+                                         [--cost-pairs 3] [--work DIR] [--write-results]
 
 digits: trains the digits preset on the first --train-per-class embedded images of each class (`modelfab run`), then
 explains every other embedded digit (never trained or evaluated on) with the pushed model, as `modelfab explain`
@@ -13,7 +13,9 @@ text: a tiny BERT and one with all-MiniLM-L6-v2's sizes (random initial weights,
 fine-tuned by `modelfab run --preset text-bert` on generated sentences whose label is carried by one keyword
 (tests/conftest.py `write_keyword_reviews`), then 40 new keyword sentences explained by each: how often the keyword
 gets the highest attribution, the deletion and completeness checks, and the seconds per explained sentence (at
---text-max-seq-length, 32 by default: the sentences are at most 13 tokens). Not a test: nothing here asserts.
+--text-max-seq-length, 32 by default: the sentences are at most 13 tokens).
+
+cost: pairs of fresh default runs with the Explainer and with --no-explain. Not a test: nothing here asserts.
 """
 from __future__ import annotations
 
@@ -145,9 +147,37 @@ def text_part(args) -> str:
                "completeness error, median (90th pct.)", "seconds per sentence"], rows))
 
 
+def cost_part(args) -> str:
+  """The Explainer's share of a default `modelfab run`: pairs of fresh runs with it and with --no-explain."""
+  import re  # pylint: disable=g-import-not-at-top
+
+  rows, shares = [], []
+  for pair in range(1, args.cost_pairs + 1):
+    walls, component = {}, ""
+    for flag in ("", "--no-explain"):
+      output = os.path.join(args.work, "cost")
+      shutil.rmtree(output, ignore_errors=True)
+      started = time.time()
+      run = subprocess.run([MODELFAB, "run", "--output", output] + ([flag] if flag else []), check=True, cwd=REPO,
+                           capture_output=True, text=True)
+      walls[flag] = time.time() - started
+      found = re.search(r"Explainer done in ([\d.]+)s", run.stdout + run.stderr)
+      component = found.group(1) + " s" if found and not flag else component
+    shares.append(walls[""] / walls["--no-explain"] - 1)
+    rows.append([f"{pair}", f"{walls['']:.1f} s", f"{walls['--no-explain']:.1f} s", f"{shares[-1]:+.1%}", component])
+    print(rows[-1], flush=True)
+  return ("Fresh default runs (`modelfab run`, the embedded digits, 64 examples explained) in pairs, with the "
+          "Explainer and with `--no-explain`. TFX's local runner runs the Explainer beside the Quantizer, "
+          "OnnxExporter, ServingCheck and Pusher, so the run grows by less than the component's own time. Target: "
+          f"under 15%. Median: {np.median(shares):+.1%}.\n\n" + results.table(
+              ["pair", "with the Explainer", "--no-explain", "more", "Explainer component"], rows))
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--part", choices=("digits", "text", "both"), default="both")
+  parser.add_argument("--part", choices=("digits", "text", "cost", "both"), default="both",
+                      help="both: digits and text; cost: the Explainer's share of a default run")
+  parser.add_argument("--cost-pairs", type=int, default=3)
   parser.add_argument("--train-per-class", type=int, default=140)
   parser.add_argument("--steps", type=int, default=64)
   parser.add_argument("--text-epochs", type=int, default=2, help="the MiniLM-size model's")
@@ -158,18 +188,23 @@ def main() -> None:
   parser.add_argument("--write-results", action="store_true")
   args = parser.parse_args()
   shutil.rmtree(args.work, ignore_errors=True)
-  command = (f"python benchmarks/explain_benchmark.py --part {{part}} --train-per-class {args.train_per_class} "
-             f"--steps {args.steps} --text-epochs {args.text_epochs} --text-sentences {args.text_sentences} "
-             f"--text-max-seq-length {args.text_max_seq_length} --text-learning-rate {args.text_learning_rate} "
-             "--write-results")
+  if args.part == "cost":
+    command = f"python benchmarks/explain_benchmark.py --part cost --cost-pairs {args.cost_pairs} --write-results"
+  else:
+    command = (f"python benchmarks/explain_benchmark.py --part {{part}} --train-per-class {args.train_per_class} "
+               f"--steps {args.steps} --text-epochs {args.text_epochs} --text-sentences {args.text_sentences} "
+               f"--text-max-seq-length {args.text_max_seq_length} --text-learning-rate {args.text_learning_rate} "
+               "--write-results")
   parts = {"digits": (digits_part, "explain", "Explanations on digits (integrated gradients, XRAI, Grad-CAM)"),
-           "text": (text_part, "explain-text", "Explanations of a MiniLM-size BERT (integrated gradients on words)")}
+           "text": (text_part, "explain-text", "Explanations of a MiniLM-size BERT (integrated gradients on words)"),
+           "cost": (cost_part, "explain-cost", "The Explainer's share of a default run")}
   for part, (measure, key, title) in parts.items():
-    if args.part in (part, "both"):
+    if args.part == part or (args.part == "both" and part != "cost"):
       body = measure(args)
       print(body)
       if args.write_results:
         results.write_section(key, title, command.format(part=part), body)
+
 
 if __name__ == "__main__":
   main()
