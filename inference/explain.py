@@ -209,7 +209,8 @@ def explain_split(model_dir: str, records: Sequence[bytes], count: int, steps: i
       per_class.setdefault(row["true_label"], row["index"])
   maps = (activation_maps(explainable, {label: raw[i] for label, i in per_class.items()})
           if explainable.modality == features.IMAGE_KEY else {})
-  return {**maps, "modality": explainable.modality, "method": INTEGRATED_GRADIENTS, "steps": steps, "explained": len(rows),
+  return {**maps, "modality": explainable.modality, "method": INTEGRATED_GRADIENTS, "steps": steps,
+          "explained": len(rows),
           "misclassified": sum(row["true_label"] != row["label"] for row in rows),
           "beats_random": sum(row["beats_random"] for row in rows),
           **({"grad_cam_beats_random": sum(row["grad_cam_beats_random"] for row in rows)} if regions else {}),

@@ -20,8 +20,8 @@ import numpy as np
 from core import features
 from core.errors import UsageError
 from inference import attribution
+from models.bert_tokenization import INPUT_MASK, INPUT_WORD_IDS, SEGMENT_IDS
 
-INPUT_WORD_IDS, INPUT_MASK, SEGMENT_IDS = "input_word_ids", "input_mask", "segment_ids"  # models/bert_tokenization
 
 
 def word_piece_counts(explainable: attribution.Explainable, words: Sequence[str]) -> List[int]:

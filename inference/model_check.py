@@ -80,10 +80,12 @@ def check_explain_signature(model_dir: str, examples: List[bytes], probabilities
     inputs = {key: tf.cast(value, tf.float32) for key, value in tensors.items()}
     watched = list(inputs.values())
   else:
-    ids = tf.cast(tensors["input_word_ids"], tf.int32)
-    embedded = saved.signatures[features.TOKEN_EMBEDDINGS_SIGNATURE](input_word_ids=ids)[features.EMBEDDINGS]
-    inputs = {features.EMBEDDINGS: embedded, "input_mask": tf.cast(tensors["input_mask"], tf.int32),
-              "segment_ids": tf.cast(tensors["segment_ids"], tf.int32)}
+    from models.bert_tokenization import INPUT_MASK, INPUT_WORD_IDS, SEGMENT_IDS  # pylint: disable=g-import-not-at-top
+
+    ids = tf.cast(tensors[INPUT_WORD_IDS], tf.int32)
+    embedded = saved.signatures[features.TOKEN_EMBEDDINGS_SIGNATURE](**{INPUT_WORD_IDS: ids})[features.EMBEDDINGS]
+    inputs = {features.EMBEDDINGS: embedded, INPUT_MASK: tf.cast(tensors[INPUT_MASK], tf.int32),
+              SEGMENT_IDS: tf.cast(tensors[SEGMENT_IDS], tf.int32)}
     watched = [embedded]
   with tf.GradientTape() as tape:
     tape.watch(watched)
